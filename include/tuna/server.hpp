@@ -1,0 +1,53 @@
+#pragma once
+/// Server: the embeddable all-in-one (API server now; controllers, gateway and git endpoint as
+/// they land), built straight from ServerOptions.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "tuna/status.hpp"
+#include "tuna/store.hpp"
+
+namespace tuna {
+
+struct ServerOptions {
+  std::string data_dir = "./tuna-data";   // SQLite store, admin token, artifacts
+  std::string listen = "127.0.0.1:7070";  // host:port; port 0 picks a free port
+  /// When set, used instead of opening <data_dir>/tuna.db (tests, embedding).
+  std::shared_ptr<Store> store;
+  /// When non-empty, the admin token; otherwise read from or created in <data_dir>/admin.token.
+  std::string admin_token;
+  std::size_t io_threads = 2;
+  std::size_t worker_threads = 4;          // handler threads (store I/O)
+  std::size_t max_body_bytes = 4 << 20;    // 413 beyond
+  std::size_t max_header_bytes = 16 << 10; // 431 beyond
+  std::size_t max_connections = 1024;      // 503 beyond
+  std::size_t max_watches = 256;           // concurrent watch streams; 429 beyond
+  std::chrono::milliseconds read_timeout{30000};     // whole request must arrive within this
+  std::chrono::milliseconds request_timeout{60000};  // unary handler budget
+  std::chrono::seconds max_watch_duration{1800};     // a watch stream ends after this
+};
+
+class Server {
+ public:
+  virtual ~Server() = default;
+  /// Builds a server (opens the store, loads or creates the admin token) without listening.
+  static Result<std::unique_ptr<Server>> Make(ServerOptions options);
+  /// Binds and starts serving in background threads; returns once the port is bound.
+  virtual Status Start() = 0;
+  /// Blocks until Stop() is called or SIGINT/SIGTERM arrives (when install_signal_handlers).
+  virtual void Wait() = 0;
+  /// Stops listening, ends watches and drains in-flight requests.
+  virtual void Stop() = 0;
+  /// The bound port (after Start).
+  virtual std::uint16_t port() const = 0;
+  /// "http://127.0.0.1:PORT"
+  virtual std::string url() const = 0;
+  virtual const std::string& admin_token() const = 0;
+  virtual Store& store() = 0;
+};
+using ServerPtr = std::unique_ptr<Server>;
+
+}  // namespace tuna
