@@ -135,7 +135,7 @@ int RunGet(CommandContext& ctx) {
   }
   std::vector<std::size_t> widths;
   PrintItems(ctx, kind, format, all_namespaces, f.items, names.empty(), widths);
-  if (f.items.empty() && names.empty() && !watch && (format == OutputFormat::kTable || format == OutputFormat::kWide)) {
+  if (f.exit_code == kExitOk && f.items.empty() && names.empty() && !watch && (format == OutputFormat::kTable || format == OutputFormat::kWide)) {
     if (all_namespaces) ctx.io.err << "No resources found.\n";
     else ctx.io.err << "No resources found in " << ns << " namespace.\n";
   }

@@ -112,7 +112,7 @@ Result<CliConfig> ResolveConfig(const ConfigFlags& flags, const EnvFn& env) {
   } else if (file.server) {
     c.server = *file.server, c.server_source = file_source;
   } else {
-    c.server = std::string(kDefaultServerUrl), c.server_source = "default";
+    c.server = std::string(kDefaultServerUrl), c.server_source = "the default";
   }
 
   // Per level a token beats a token file; a higher level beats a lower one.

@@ -28,7 +28,7 @@ struct ConfigFlags {
 /// The settings a client command uses, with where each came from (for messages).
 struct CliConfig {
   std::string server;
-  std::string server_source;  // "--server", "TUNA_SERVER", "config file PATH", "default"
+  std::string server_source;  // "--server", "TUNA_SERVER", "config file PATH", "the default"
   std::string token;          // empty: none configured
   std::string token_source;
   std::string namespace_;
