@@ -290,10 +290,12 @@ std::vector<std::string> TableRow(const Resource& r, const KindInfo& kind, bool 
 }
 
 std::vector<std::size_t> ColumnWidths(const Table& table) {
-  std::vector<std::size_t> w(table.headers.size(), 0);
+  std::size_t columns = table.headers.size();
+  for (const auto& row : table.rows) columns = std::max(columns, row.size());
+  std::vector<std::size_t> w(columns, 0);
   for (std::size_t i = 0; i < table.headers.size(); ++i) w[i] = table.headers[i].size();
   for (const auto& row : table.rows) {
-    for (std::size_t i = 0; i < row.size() && i < w.size(); ++i) w[i] = std::max(w[i], row[i].size());
+    for (std::size_t i = 0; i < row.size(); ++i) w[i] = std::max(w[i], row[i].size());
   }
   return w;
 }
