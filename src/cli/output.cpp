@@ -90,8 +90,8 @@ const std::vector<Column>& KindColumns(std::string_view kind) {
       {"PHASE", false, [](const Resource& r) { return StatusCell(r, "phase"); }},
       {"STAGING", false, [](const Resource& r) { return ShortRevision(StatusCell(r, "revisions.staging.revision")); }},
       {"PRODUCTION", false, [](const Resource& r) { return ShortRevision(StatusCell(r, "revisions.production.revision")); }},
-      {"REPO", true, [](const Resource& r) { return SpecCell(r, "source.repo"); }},
-      {"REF", true, [](const Resource& r) { return SpecCell(r, "source.ref"); }},
+      {"STAGING-REF", true, [](const Resource& r) { return SpecCell(r, "stages.staging.source.ref"); }},
+      {"PRODUCTION-REF", true, [](const Resource& r) { return SpecCell(r, "stages.production.source.ref"); }},
       {"CANARY", true, [](const Resource& r) { return SpecCell(r, "rollout.canaryPercent"); }},
   };
   static const std::vector<Column> kBuild = {

@@ -204,7 +204,7 @@ Resource Deployment(std::string name, std::string phase) {
   r.metadata.namespace_ = "default";
   r.metadata.creation_timestamp = "2026-01-02T03:00:00Z";
   r.spec = boost::json::object{{"environmentName", "python"},
-                               {"source", {{"repo", "https://git.example/echo"}, {"ref", "main"}}}};
+                               {"stages", {{"staging", {{"source", {{"repo", "echo"}, {"ref", "refs/heads/main"}}}}}}}};
   r.status = boost::json::object{
       {"phase", phase},
       {"revisions", {{"staging", {{"revision", "0123456789abcdef0123456789abcdef01234567"}}}}},
@@ -227,12 +227,12 @@ TEST(CliOutput, TablesHaveKindColumns) {
             "echo                 python   StagingDeployed   0123456789ab   <none>       5m\n"
             "a-much-longer-name   python   PendingStaging    0123456789ab   <none>       5m\n");
   auto wide = TableHeaders(kind, true, true);
-  EXPECT_EQ(wide, (std::vector<std::string>{"NAMESPACE", "NAME", "ENV", "PHASE", "STAGING", "PRODUCTION", "REPO",
-                                            "REF", "CANARY", "AGE"}));
+  EXPECT_EQ(wide, (std::vector<std::string>{"NAMESPACE", "NAME", "ENV", "PHASE", "STAGING", "PRODUCTION",
+                                            "STAGING-REF", "PRODUCTION-REF", "CANARY", "AGE"}));
   auto row = TableRow(Deployment("echo", "X"), kind, true, true, now);
   EXPECT_EQ(row[0], "default");
-  EXPECT_EQ(row[6], "https://git.example/echo");
-  EXPECT_EQ(row[7], "main");
+  EXPECT_EQ(row[6], "refs/heads/main");
+  EXPECT_EQ(row[7], "<none>");
 }
 
 TEST(CliOutput, BuildPhaseDefaultsToPendingAndOwnerIsTheDeployment) {
