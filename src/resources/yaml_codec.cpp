@@ -221,7 +221,10 @@ class Converter {
     else if (tag == "tag:yaml.org,2002:bool") v = BoolWord(s) ? std::optional<json::value>(*BoolWord(s)) : std::nullopt;
     else if (tag == "tag:yaml.org,2002:null") v = IsNullWord(s) ? std::optional<json::value>(nullptr) : std::nullopt;
     else v = json::value(s);  // unknown local tags: keep the text
-    if (!v) return InvalidArgument(Where(source_, n.Mark()) + ": \"" + s + "\" is not a valid " + tag);
+    if (!v) {
+      std::string shown = tag.rfind("tag:yaml.org,2002:", 0) == 0 ? "!!" + tag.substr(18) : tag;
+      return InvalidArgument(Where(source_, n.Mark()) + ": \"" + s + "\" is not a valid " + shown);
+    }
     out = std::move(*v);
     return {};
   }
