@@ -106,7 +106,7 @@ Result<Resource> ResolveOwner(Store& store, const Resource& build) {
     return owner;
   }
   return Fail("metadata.ownerReferences",
-              "a " + build.kind + " must have an ownerReference to its " + std::string(owner_kind));
+              "an " + build.kind + " must have an ownerReference to its " + std::string(owner_kind));
 }
 
 // The one-build-per-target rule. `first_seen_claim` is the claim this admission saw on its first
@@ -251,7 +251,7 @@ Result<Resource> AdmittedUpdate(Store& store, Resource obj, UpdateOptions option
     return store.Update(std::move(obj), options);
   }
   if (IsBuildKind(obj.kind) && obj.spec != current.spec) {
-    return Fail("spec", "the spec of a " + obj.kind + " cannot change after it is created");
+    return Fail("spec", "the spec of an " + obj.kind + " cannot change after it is created");
   }
   // A main write never changes status: admit the object as it will be stored.
   Resource candidate = obj;

@@ -114,7 +114,8 @@ Status CheckUrl(std::string_view value, const std::string& path, std::initialize
   }
   auto parsed = boost::urls::parse_absolute_uri(value);
   if (!parsed) {
-    return InvalidArgument(path + ": invalid URL " + Quote(value) + ": " + parsed.error().message(), path);
+    // Boost.URL's own messages ("mismatch", "need more") mean little to a user.
+    return InvalidArgument(path + ": invalid URL " + Quote(value) + ": not an absolute URL (scheme://host/path)", path);
   }
   std::string scheme(parsed->scheme());
   bool ok = false;

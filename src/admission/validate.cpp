@@ -166,7 +166,7 @@ Status CheckHasOwner(const Resource& obj, std::string_view owner_kind) {
     if (ref.kind == owner_kind) return {};
   }
   return Fail("metadata.ownerReferences",
-              "a " + obj.kind + " must have an ownerReference to its " + std::string(owner_kind));
+              "an " + obj.kind + " must have an ownerReference to its " + std::string(owner_kind));
 }
 
 Status CheckResources(const ResourceQuantities& q, const std::string& path) {
