@@ -81,9 +81,11 @@ Result<Outcome> ApplyOne(Client& client, const Resource& desired, bool dry_run) 
   return last.WithContext("gave up after " + std::to_string(kConflictRetries) + " conflicting attempts");
 }
 
-std::string Where(const Manifest& m, const Resource* r) {
-  if (r == nullptr) return m.location;
-  return m.location + ": " + QualifiedName(*r);
+// "a.yaml:14 (document 2): agentdeployment.tuna.ai/echo", at the line of the field the server
+// complained about when the manifest has it.
+std::string Where(const Manifest& m, const Resource& r, const Status& s) {
+  std::string where = m.locate ? m.locate(s.field()) : m.location;
+  return where + ": " + QualifiedName(r);
 }
 
 }  // namespace
@@ -109,7 +111,7 @@ int RunApply(CommandContext& ctx) {
     }
     auto outcome = ApplyOne(*ctx.client, *m.resource, dry_run);
     if (!outcome.ok()) {
-      int code = fail(outcome.status(), Where(m, &*m.resource));
+      int code = fail(outcome.status(), Where(m, *m.resource, outcome.status()));
       // Nothing else will get through to a server that is down or refuses the token.
       if (code == kExitUnreachable || code == kExitAuth) break;
       continue;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "tuna/resources/codec.hpp"
+#include "tuna/resources/kinds.hpp"
 
 namespace tuna::cli {
 namespace fs = std::filesystem;
@@ -20,23 +21,40 @@ bool IsManifestFile(const fs::path& p) {
   return ext == ".yaml" || ext == ".yml" || ext == ".json";
 }
 
-// "a.yaml (document 2)" + line 14 -> "a.yaml (document 2, line 14)".
-std::string Location(const std::string& source, int line, const std::string& item = {}) {
-  std::string extra;
-  if (!item.empty()) extra += ", " + item;
-  if (line > 0) extra += ", line " + std::to_string(line);
-  if (extra.empty()) return source;
-  if (!source.empty() && source.back() == ')') return source.substr(0, source.size() - 1) + extra + ")";
-  return source + " (" + extra.substr(2) + ")";
+// "a.yaml (document 2)" -> ("a.yaml", " (document 2)").
+std::pair<std::string, std::string> SplitSource(const std::string& source) {
+  auto pos = source.rfind(" (document ");
+  if (pos == std::string::npos || source.back() != ')') return {source, ""};
+  return {source.substr(0, pos), source.substr(pos)};
 }
 
-void AddDocument(std::vector<Manifest>& out, const json::value& value, const std::string& location,
-                 const std::string& namespace_, bool namespace_from_flag) {
+// The line of `field` (or of its closest recorded parent; else the document's first line).
+int LineOf(const SourceDocument& doc, std::string path) {
+  while (!path.empty()) {
+    if (auto it = doc.field_lines.find(path); it != doc.field_lines.end()) return it->second;
+    std::size_t cut = path.find_last_of(".[");
+    if (cut == std::string::npos) break;
+    path.resize(cut);
+  }
+  return doc.line;
+}
+
+void AddDocument(std::vector<Manifest>& out, const json::value& value, const SourceDocument& doc,
+                 const std::string& field_prefix, const std::string& namespace_, bool namespace_from_flag) {
   Manifest m;
-  m.location = location;
+  auto [file, document] = SplitSource(doc.source);
+  std::string prefix = field_prefix;
+  std::shared_ptr<const SourceDocument> shared = std::make_shared<SourceDocument>(doc);
+  m.locate = [file, document, prefix, shared](const std::string& field) {
+    std::string path = prefix.empty() ? field : field.empty() ? prefix : prefix + "." + field;
+    return file + ":" + std::to_string(LineOf(*shared, path)) + document;
+  };
+  m.location = m.locate("");
   auto r = ResourceFromJson(value);
-  if (!r.ok()) {
-    m.error = r.status();
+  Status error = r.ok() ? ValidateSchema(*r) : r.status();
+  if (!error.ok()) {
+    m.location = m.locate(error.field());
+    m.error = error;
     out.push_back(std::move(m));
     return;
   }
@@ -50,6 +68,7 @@ void AddDocument(std::vector<Manifest>& out, const json::value& value, const std
                                   "\" does not match the namespace \"" + namespace_ + "\" given with -n",
                               "metadata.namespace");
   }
+  if (!m.error.ok()) m.location = m.locate(m.error.field());
   if (m.error.ok()) m.resource = std::move(res);
   out.push_back(std::move(m));
 }
@@ -58,7 +77,10 @@ void LoadText(std::vector<Manifest>& out, const std::string& text, const std::st
               const std::string& namespace_, bool namespace_from_flag) {
   auto docs = ParseYamlDocuments(text, name);
   if (!docs.ok()) {
-    out.push_back({name, std::nullopt, docs.status()});
+    // The codec's message already names the file, line and column.
+    Manifest m;
+    m.error = docs.status();
+    out.push_back(std::move(m));
     return;
   }
   for (const auto& d : *docs) {
@@ -74,12 +96,11 @@ void LoadText(std::vector<Manifest>& out, const std::string& text, const std::st
     if (items != nullptr && items->is_array()) {
       std::size_t i = 0;
       for (const auto& item : items->get_array()) {
-        AddDocument(out, item, Location(d.source, d.line, "item " + std::to_string(++i)), namespace_,
-                    namespace_from_flag);
+        AddDocument(out, item, d, "items[" + std::to_string(i++) + "]", namespace_, namespace_from_flag);
       }
       continue;
     }
-    AddDocument(out, v, Location(d.source, d.line), namespace_, namespace_from_flag);
+    AddDocument(out, v, d, "", namespace_, namespace_from_flag);
   }
 }
 
@@ -102,24 +123,24 @@ std::vector<Manifest> LoadManifests(const std::vector<std::string>& paths, std::
         if (entry.is_regular_file() && IsManifestFile(entry.path())) files.push_back(entry.path());
       }
       if (ec) {
-        out.push_back({path, std::nullopt, InvalidArgument("cannot read directory: " + ec.message())});
+        out.push_back({path, {}, std::nullopt, InvalidArgument("cannot read directory: " + ec.message())});
         continue;
       }
       std::sort(files.begin(), files.end());
       if (files.empty()) {
-        out.push_back({path, std::nullopt, InvalidArgument("no .yaml, .yml or .json files in this directory")});
+        out.push_back({path, {}, std::nullopt, InvalidArgument("no .yaml, .yml or .json files in this directory")});
         continue;
       }
     } else if (fs::exists(path, ec)) {
       files.emplace_back(path);
     } else {
-      out.push_back({path, std::nullopt, InvalidArgument("no such file or directory")});
+      out.push_back({path, {}, std::nullopt, InvalidArgument("no such file or directory")});
       continue;
     }
     for (const auto& f : files) {
       std::ifstream file(f, std::ios::binary);
       if (!file) {
-        out.push_back({f.string(), std::nullopt, InvalidArgument("cannot open the file")});
+        out.push_back({f.string(), {}, std::nullopt, InvalidArgument("cannot open the file")});
         continue;
       }
       std::ostringstream ss;

@@ -2,6 +2,7 @@
 // Private: reads manifests for `tuna apply -f` / `tuna delete -f`: files, directories (every
 // .yaml/.yml/.json, sorted) and stdin ("-"); many documents per file; `kind: List` expanded.
 
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -13,9 +14,13 @@
 namespace tuna::cli {
 
 /// One document (or one file that could not be read): a Resource or the error, with where it
-/// came from ("dir/a.yaml (document 2, line 14)") for messages.
+/// came from for messages.
 struct Manifest {
+  /// "dir/a.yaml:14 (document 2)": the document's first line, or the offending field's for an
+  /// error; empty when the error message names its place itself (YAML syntax errors).
   std::string location;
+  /// The location of a field path of this document (for errors the server reports).
+  std::function<std::string(const std::string& field)> locate;
   std::optional<Resource> resource;
   Status error;  // set when resource is empty
 };

@@ -55,8 +55,9 @@ class FakeApi {
       std::string name(obj.at("metadata").at("name").as_string());
       std::string key = parts[0] + "/" + parts[1] + "/" + name;
       if (objects.count(key)) return Error(409, "AlreadyExists", parts[1] + " \"" + name + "\" already exists");
-      if (obj.as_object().contains("spec") && obj.at("spec").as_object().contains("bad")) {
-        return Error(422, "Invalid", "spec.bad: unknown field", "spec.bad");
+      // Stands in for admission refusing an object (e.g. a reference to a missing object).
+      if (obj.at("metadata").as_object().contains("labels") && obj.at("metadata").at("labels").as_object().contains("reject")) {
+        return Error(422, "Invalid", "spec.type: refused by admission", "spec.type");
       }
       obj.at("metadata").as_object()["resourceVersion"] = std::to_string(++revision);
       obj.at("metadata").as_object()["namespace"] = parts[0];
@@ -246,24 +247,29 @@ TEST_F(CliCommands, ApplyDryRunWritesNothing) {
 TEST_F(CliCommands, ApplyContinuesPastBadDocumentsAndNamesThem) {
   std::string text = std::string(kTwoDocs) +
                      "---\napiVersion: tuna.ai/v1alpha1\nkind: AgentMemory\nmetadata:\n  nmae: m\n"
-                     "---\napiVersion: tuna.ai/v1alpha1\nkind: AgentMemory\nmetadata:\n  name: m2\nspec:\n  bad: 1\n";
+                     "---\napiVersion: tuna.ai/v1alpha1\nkind: AgentMemory\nmetadata:\n  name: m2\n  labels:\n    reject: \"yes\"\n"
+                     "spec:\n  type: kv\n";
   std::string file = Write("mixed.yaml", text);
   auto r = Cli({"apply", "-f", file});
   EXPECT_EQ(r.code, 6);
   EXPECT_EQ(r.out, "agentenvironment.tuna.ai/python created\nagentdeployment.tuna.ai/echo created\n");
-  // The client-side decode error names file, document, line and field.
-  EXPECT_NE(r.err.find("error: " + file + " (document 3, line 1"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("metadata.nmae: unknown field (did you mean name?)"), std::string::npos) << r.err;
-  // The server's validation error keeps its field and request id.
-  EXPECT_NE(r.err.find("(document 4"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("agentmemory.tuna.ai/m2: spec.bad: unknown field (request id rid-42)"), std::string::npos) << r.err;
+  // The client-side decode error names file, line of the field, document and field path.
+  EXPECT_NE(r.err.find("error: " + file + ":20 (document 3): metadata.nmae: unknown field (did you mean name?)\n"),
+            std::string::npos)
+      << r.err;
+  // The server's error keeps its field (located in the file) and request id.
+  EXPECT_NE(r.err.find("error: " + file + ":29 (document 4): agentmemory.tuna.ai/m2: spec.type: refused by admission "
+                       "(request id rid-42)\n"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST_F(CliCommands, ApplyMissingFileAndNamespaceMismatch) {
   auto missing = Cli({"apply", "-f", home_.path() + "/nope.yaml"});
   EXPECT_EQ(missing.code, 6);
   EXPECT_EQ(missing.err, "error: " + home_.path() + "/nope.yaml: no such file or directory\n");
-  std::string text = "apiVersion: tuna.ai/v1alpha1\nkind: AgentMemory\nmetadata:\n  name: m\n  namespace: a\n";
+  std::string text =
+      "apiVersion: tuna.ai/v1alpha1\nkind: AgentMemory\nmetadata:\n  name: m\n  namespace: a\nspec:\n  type: kv\n";
   auto clash = Cli({"apply", "-n", "b", "-f", "-"}, text);
   EXPECT_EQ(clash.code, 6);
   EXPECT_NE(clash.err.find("metadata.namespace: \"a\" does not match the namespace \"b\" given with -n"),

@@ -291,7 +291,7 @@ TEST(CliManifests, DirectoriesListsAndNamespaces) {
             "apiVersion: tuna.ai/v1alpha1\nkind: AgentMemory\nmetadata:\n  name: m\nspec:\n  type: kv\n");
   WriteFile(dir.path() + "/a.json",
             R"({"apiVersion":"v1","kind":"List","items":[{"apiVersion":"tuna.ai/v1alpha1","kind":"AgentMemory",)"
-            R"("metadata":{"name":"x","namespace":"other"}}]})");
+            R"("metadata":{"name":"x","namespace":"other"},"spec":{"type":"conversation"}}]})");
   WriteFile(dir.path() + "/ignored.txt", "not a manifest");
   std::istringstream in;
   auto all = LoadManifests({dir.path()}, in, "team", false);
@@ -299,13 +299,26 @@ TEST(CliManifests, DirectoriesListsAndNamespaces) {
   ASSERT_TRUE(all[0].resource) << all[0].error.ToString();
   EXPECT_EQ(all[0].resource->metadata.name, "x");  // a.json sorts first
   EXPECT_EQ(all[0].resource->metadata.namespace_, "other");
-  EXPECT_NE(all[0].location.find("item 1"), std::string::npos) << all[0].location;
+  EXPECT_EQ(all[0].location, dir.path() + "/a.json:1");
+  EXPECT_EQ(all[1].location, dir.path() + "/b.yaml:1");
   ASSERT_TRUE(all[1].resource);
   EXPECT_EQ(all[1].resource->metadata.namespace_, "team");  // filled from -n / config
 
   auto clash = LoadManifests({dir.path()}, in, "team", true);
   ASSERT_FALSE(clash[0].resource);
   EXPECT_EQ(clash[0].error.field(), "metadata.namespace");
+
+  WriteFile(dir.path() + "/c/bad.yaml",
+            "apiVersion: tuna.ai/v1alpha1\nkind: AgentMemory\nmetadata:\n  name: m\nspec:\n  type: kv\n"
+            "---\napiVersion: tuna.ai/v1alpha1\nkind: AgentMemory\nmetadata:\n  name: m\nspec:\n  type: kv\n"
+            "  ttlSecond: 5\n");
+  auto bad = LoadManifests({dir.path() + "/c"}, in, "default", false);
+  ASSERT_EQ(bad.size(), 2u);
+  EXPECT_TRUE(bad[0].resource);
+  ASSERT_FALSE(bad[1].resource);
+  EXPECT_EQ(bad[1].location, dir.path() + "/c/bad.yaml:14 (document 2)");
+  EXPECT_EQ(bad[1].error.field(), "spec.ttlSecond");
+  EXPECT_EQ(bad[0].locate("spec.type"), dir.path() + "/c/bad.yaml:6 (document 1)");
 
   auto missing = LoadManifests({dir.path() + "/nope.yaml"}, in, "default", false);
   ASSERT_EQ(missing.size(), 1u);
