@@ -6,6 +6,7 @@
 #include "tuna/controller.hpp"
 #include "tuna/driver.hpp"
 #include "tuna/resources/codec.hpp"
+#include "tuna/resources/kinds.hpp"
 #include "tuna/resources/object.hpp"
 #include "tuna/server.hpp"
 #include "tuna/status.hpp"

@@ -18,7 +18,7 @@ namespace internal {
     }                                                                        \
   };
 
-TUNA_ENUM_TABLE(Driver, {Driver::kPool, "pool"}, {Driver::kKubernetes, "kubernetes"}, {Driver::kLambda, "lambda"})
+TUNA_ENUM_TABLE(DriverType, {DriverType::kPool, "pool"}, {DriverType::kKubernetes, "kubernetes"}, {DriverType::kLambda, "lambda"})
 TUNA_ENUM_TABLE(BuildTarget, {BuildTarget::kStaging, "staging"}, {BuildTarget::kProduction, "production"})
 TUNA_ENUM_TABLE(BuildPhase, {BuildPhase::kPending, "Pending"}, {BuildPhase::kScheduled, "Scheduled"},
                 {BuildPhase::kRunning, "Running"}, {BuildPhase::kSucceeded, "Succeeded"},
@@ -114,6 +114,7 @@ TUNA_SCHEMA(AgentEnvironmentSpec,
             Field("runtime", &AgentEnvironmentSpec::runtime, kRequired),
             Field("image", &AgentEnvironmentSpec::image),
             Field("buildScript", &AgentEnvironmentSpec::build_script),
+            Field("workerCommand", &AgentEnvironmentSpec::worker_command),
             Field("driver", &AgentEnvironmentSpec::driver),
             Field("poolSize", &AgentEnvironmentSpec::pool_size),
             Field("idleTimeoutSeconds", &AgentEnvironmentSpec::idle_timeout_seconds),
@@ -321,7 +322,7 @@ std::optional<E> ParseEnum(std::string_view name) {
   std::string_view ToString(E v) { return internal::EnumName(v); } \
   template std::optional<E> ParseEnum<E>(std::string_view name);
 
-TUNA_ENUM_API(Driver)
+TUNA_ENUM_API(DriverType)
 TUNA_ENUM_API(BuildTarget)
 TUNA_ENUM_API(BuildPhase)
 TUNA_ENUM_API(DeploymentPhase)

@@ -193,7 +193,7 @@ TEST(Kinds, ValidateSchemaDispatchesOnKind) {
 
 TEST(Kinds, EnumSpellings) {
   EXPECT_EQ(ToString(BuildPhase::kSucceeded), "Succeeded");
-  EXPECT_EQ(ToString(Driver::kKubernetes), "kubernetes");
+  EXPECT_EQ(ToString(DriverType::kKubernetes), "kubernetes");
   EXPECT_EQ(ToString(ToolKind::kHTTPToolDeployment), "HTTPToolDeployment");
   EXPECT_EQ(ParseEnum<DeploymentPhase>("PendingProduction"), DeploymentPhase::kPendingProduction);
   EXPECT_EQ(ParseEnum<BuildTarget>("Staging"), std::nullopt);  // case-sensitive

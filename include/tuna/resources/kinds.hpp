@@ -26,7 +26,7 @@ namespace tuna {
 // ---- enums (their spellings are part of the public API) ---------------------------------------
 
 /// Where an environment's workloads run.
-enum class Driver { kPool, kKubernetes, kLambda };
+enum class DriverType { kPool, kKubernetes, kLambda };
 /// Which stage a build feeds.
 enum class BuildTarget { kStaging, kProduction };
 /// AgentBuild/MCPServerBuild.status.phase: Pending -> Scheduled -> Running -> Succeeded | Failed.
@@ -45,7 +45,7 @@ enum class ToolKind { kMCPServerDeployment, kHTTPToolDeployment };
 enum class CredentialType { kApiKey, kBearer, kBasic };
 
 /// Wire spelling of an enum value ("pool", "Succeeded", "MCPServerDeployment", ...).
-std::string_view ToString(Driver v);
+std::string_view ToString(DriverType v);
 std::string_view ToString(BuildTarget v);
 std::string_view ToString(BuildPhase v);
 std::string_view ToString(DeploymentPhase v);
@@ -164,7 +164,8 @@ struct AgentEnvironmentSpec {
   std::string runtime;       // required, e.g. "python3.11", "node20"
   std::string image;         // container image (kubernetes/lambda drivers)
   std::string build_script;  // default build command run in the source directory
-  std::optional<Driver> driver;  // default pool
+  std::string worker_command;  // starts a generic pool worker (docs/drivers.md); default from runtime
+  std::optional<DriverType> driver;  // default pool
   std::optional<std::int64_t> pool_size;              // warm workers (pool driver); 0 scales to zero
   std::optional<std::int64_t> idle_timeout_seconds;   // a specialized worker idle this long is recycled
   std::optional<std::int64_t> build_time_limit_seconds;  // default time limit of builds
