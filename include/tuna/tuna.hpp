@@ -3,6 +3,7 @@
 
 #include "tuna/admission.hpp"
 #include "tuna/artifacts.hpp"
+#include "tuna/client.hpp"
 #include "tuna/controller.hpp"
 #include "tuna/driver.hpp"
 #include "tuna/resources/codec.hpp"
