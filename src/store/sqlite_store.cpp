@@ -88,8 +88,10 @@ CREATE TABLE IF NOT EXISTS owner_refs (
 ) WITHOUT ROWID;
 )sql";
 
+constexpr std::string_view kErrorPrefix = "SQLite store: ";
+
 Status SqliteError(sqlite3* db, int rc, std::string_view what) {
-  std::string msg = "SQLite store: " + std::string(what) + ": " +
+  std::string msg = std::string(kErrorPrefix) + std::string(what) + ": " +
                     (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   int sys = db != nullptr ? sqlite3_system_errno(db) : 0;
   if (sys != 0 && (rc & 0xff) == SQLITE_CANTOPEN) msg += std::string(" (") + std::strerror(sys) + ")";
@@ -99,6 +101,14 @@ Status SqliteError(sqlite3* db, int rc, std::string_view what) {
       return Unavailable(msg);
     case SQLITE_FULL:
       return ResourceExhausted(msg);
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+      return FailedPrecondition(msg);
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_IOERR:
+      return Unavailable(msg);
     case SQLITE_CONSTRAINT:
       return Conflict(msg);
     default:
@@ -357,7 +367,13 @@ class SqliteStore final : public StoreCore {
 
   Status Open() {
     const std::string& path = options_.path;
-    auto context = [&](const Status& s) { return s.WithContext("open SQLite store \"" + path + "\""); };
+    auto context = [&](const Status& s) {
+      // "open SQLite store "p": enable WAL: file is not a database" reads better without the
+      // generic prefix runtime errors carry.
+      std::string_view msg = s.message();
+      if (msg.starts_with(kErrorPrefix)) msg.remove_prefix(kErrorPrefix.size());
+      return Status(s.code(), "open SQLite store \"" + path + "\": " + std::string(msg), s.field());
+    };
     // One Store per database: two would each keep their own revision counter and event window.
     const std::string lock_path = path + ".lock";
     lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
