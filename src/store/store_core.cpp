@@ -309,7 +309,7 @@ Result<Resource> StoreCore::Create(Resource object) {
     TUNA_RETURN_IF_ERROR(txn->Insert(object));
     TUNA_RETURN_IF_ERROR(CommitLocked(*txn, revision, {MakeEvent(WatchEventType::kAdded, revision, object)}, notify));
     objects_ += 1;
-    return object;
+    return std::move(object);
   });
 }
 
