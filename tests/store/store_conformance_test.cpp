@@ -680,6 +680,19 @@ TEST_P(StoreConformance, WatchFiltersByNamespaceNameAndLabels) {
   EXPECT_EQ(label_events[1].type, WatchEventType::kModified);
   EXPECT_EQ(label_events[2].type, WatchEventType::kDeleted);
   EXPECT_EQ(label_events[2].object, *left) << "DELETED carries the new object and revision";
+
+  // The initial snapshot applies the same filters (every kind, one namespace; one name).
+  auto snapshot_ns = store_->Watch({.namespace_ = "team-a"});
+  ASSERT_TRUE(snapshot_ns.ok());
+  auto initial = (*snapshot_ns)->Drain();
+  ASSERT_EQ(initial.size(), 1u);
+  EXPECT_EQ(initial[0].object.metadata.name, "echo");
+  EXPECT_EQ(initial[0].object.metadata.namespace_, "team-a");
+  auto snapshot_name = store_->Watch({.kind = "AgentDeployment", .name = "other"});
+  ASSERT_TRUE(snapshot_name.ok());
+  initial = (*snapshot_name)->Drain();
+  ASSERT_EQ(initial.size(), 1u);
+  EXPECT_EQ(initial[0].object.metadata.namespace_, "team-b");
 }
 
 TEST_P(StoreConformance, WatchSnapshotIsConsistentWithConcurrentWrites) {
