@@ -3,7 +3,7 @@
 
 #include <boost/json.hpp>
 
-#include "admission/merge_patch.hpp"
+#include "tuna/store.hpp"
 #include "resources/suggest.hpp"
 #include "tuna/admission.hpp"
 #include "tuna/resources/codec.hpp"
@@ -272,7 +272,7 @@ Result<Resource> AdmittedPatch(Store& store, const ObjectKey& key, std::string_v
   for (int attempt = 0; attempt < (pinned ? 1 : kMaxWriteAttempts); ++attempt) {
     TUNA_ASSIGN_OR_RETURN(Resource current, store.Get(key));
     json::value doc = ResourceToJson(current);
-    internal::MergePatchInPlace(doc, patch);
+    TUNA_RETURN_IF_ERROR(ApplyMergePatch(doc, merge_patch));
     TUNA_ASSIGN_OR_RETURN(Resource patched, ResourceFromJson(doc));
     if (patched.kind != key.kind) return Fail("kind", "cannot be changed by a patch");
     if (patched.metadata.namespace_ != key.namespace_) return Fail("metadata.namespace", "cannot be changed by a patch");

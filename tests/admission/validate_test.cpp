@@ -4,7 +4,7 @@
 
 #include <boost/json.hpp>
 
-#include "admission/merge_patch.hpp"
+#include "tuna/store.hpp"
 #include "tuna/admission.hpp"
 #include "tuna/resources/codec.hpp"
 
@@ -17,7 +17,7 @@ namespace {
 Resource Make(std::string_view kind, std::string_view spec, std::string_view patch = "{}") {
   json::value doc = json::parse(std::string(R"({"apiVersion":"tuna.ai/v1alpha1","kind":")") + std::string(kind) +
                                 R"(","metadata":{"name":"x","namespace":"default"},"spec":)" + std::string(spec) + "}");
-  internal::MergePatchInPlace(doc, json::parse(patch));
+  EXPECT_TRUE(ApplyMergePatch(doc, patch).ok());
   auto r = ResourceFromJson(doc);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return r.ok() ? *r : Resource{};
