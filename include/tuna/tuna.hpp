@@ -1,0 +1,13 @@
+#pragma once
+/// The umbrella header: everything a C++ program needs to embed tuna.
+
+#include "tuna/admission.hpp"
+#include "tuna/artifacts.hpp"
+#include "tuna/controller.hpp"
+#include "tuna/driver.hpp"
+#include "tuna/resources/codec.hpp"
+#include "tuna/resources/object.hpp"
+#include "tuna/server.hpp"
+#include "tuna/status.hpp"
+#include "tuna/store.hpp"
+#include "tuna/version.hpp"

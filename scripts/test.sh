@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds everything in one pass and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/build.sh
+# The C++ example programs build against the *installed* library through find_package(tuna).
+cmake --install build --prefix build/install >/dev/null
+cmake -S examples/cpp -B build/examples -G Ninja -DCMAKE_PREFIX_PATH="$PWD/build/install"
+ninja -C build/examples
+cd build
+ctest --output-on-failure -j "$(nproc)" --timeout 300
