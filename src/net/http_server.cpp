@@ -122,7 +122,7 @@ class HttpServer::Impl {
     requests_ = &m.AddCounter("tuna_http_requests_total", "HTTP requests by route template, method and status code.",
                               {"route", "method", "code"});
     latency_ = &m.AddHistogram("tuna_http_request_duration_seconds",
-                               "Time from the request's first byte being parsed to the response written (streams: headers).",
+                               "Time from the start of reading a request to its response (streams: its headers) being handed to the socket.",
                                {"route", "method"});
     in_flight_gauge_ = &m.AddGauge("tuna_http_requests_in_flight", "Requests queued or running in a handler.").WithLabels({});
     connections_gauge_ = &m.AddGauge("tuna_http_connections_open", "Open client connections.").WithLabels({});
@@ -524,14 +524,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     res->prepare_payload();
     status_ = r.status;
     if (!r.route.empty()) route_ = r.route;
+    // Recorded before the write so a client that has its answer also sees it counted.
+    srv_.Record(route_, method_, status_, started_, path_, request_id_);
+    route_.clear();
     write_timer_.expires_after(srv_.options_.write_timeout);
     write_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (!ec && self->state_ == State::kWriting) self->Close();  // the client stopped reading
     });
     http::async_write(stream_, *res, [self = shared_from_this(), res, keep](boost::system::error_code ec, std::size_t) {
       self->write_timer_.cancel();
-      self->srv_.Record(self->route_, self->method_, self->status_, self->started_, self->path_, self->request_id_);
-      self->route_.clear();
       if (ec || self->state_ == State::kClosed) return self->Close();
       if (!keep) return self->LingeringClose();
       self->DoWaitForRequest();
@@ -787,13 +788,13 @@ void Connection::StartStream(HttpResponse r) {
   write_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (!ec && self->stream_writing_) self->AbortStream();
   });
+  srv_.Record(route_, method_, status_, started_, path_, request_id_);
   auto timeout = r.stream_timeout.count() > 0 ? std::min(r.stream_timeout, srv_.options_.max_stream_duration)
                                               : srv_.options_.max_stream_duration;
   http::async_write_header(stream_, *stream_sr_, [self = shared_from_this(), start = std::move(r.stream), timeout](
                                                       boost::system::error_code ec, std::size_t) {
     self->stream_writing_ = false;
     self->write_timer_.cancel();
-    self->srv_.Record(self->route_, self->method_, self->status_, self->started_, self->path_, self->request_id_);
     if (ec || self->state_ != State::kStreaming) {
       self->AbortStream();
       return;
@@ -964,6 +965,10 @@ void HttpServer::Impl::Stop() {
     }
   }
   threads_.clear();
+  // The posted close above may not have run before ioc_.stop(); no I/O thread runs now, so
+  // closing here is safe and guarantees the port no longer accepts.
+  boost::system::error_code ec;
+  acceptor_.close(ec);
   pool_->Stop();
 }
 
