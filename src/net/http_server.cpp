@@ -522,6 +522,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const bool keep = keep_alive_ && !r.close_connection && !srv_.stopping_;
     res->keep_alive(keep);
     res->prepare_payload();
+    if (method_ == "HEAD") {  // same headers as GET, never a body
+      auto n = res->body().size();
+      res->body().clear();
+      res->content_length(n);
+    }
     status_ = r.status;
     if (!r.route.empty()) route_ = r.route;
     // Recorded before the write so a client that has its answer also sees it counted.
