@@ -46,11 +46,11 @@ struct BuildRequest {
   std::chrono::seconds time_limit{600};
 };
 
-enum class BuildPhase { kPending, kRunning, kSucceeded, kFailed };
-std::string_view BuildPhaseName(BuildPhase phase);
+enum class BuildJobPhase { kPending, kRunning, kSucceeded, kFailed };
+std::string_view BuildJobPhaseName(BuildJobPhase phase);
 
 struct BuildState {
-  BuildPhase phase = BuildPhase::kPending;
+  BuildJobPhase phase = BuildJobPhase::kPending;
   Digest artifact;             // set when Succeeded: the output archive
   std::string reason;          // machine-readable when Failed: "ExitCode", "DeadlineExceeded", ...
   std::string message;         // human-readable

@@ -3,9 +3,11 @@
 
 #include "tuna/admission.hpp"
 #include "tuna/artifacts.hpp"
+#include "tuna/client.hpp"
 #include "tuna/controller.hpp"
 #include "tuna/driver.hpp"
 #include "tuna/resources/codec.hpp"
+#include "tuna/resources/kinds.hpp"
 #include "tuna/resources/object.hpp"
 #include "tuna/server.hpp"
 #include "tuna/status.hpp"

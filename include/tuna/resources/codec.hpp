@@ -2,6 +2,7 @@
 /// JSON and YAML codecs for the unstructured Resource form. Decoding is strict: an unknown or
 /// mistyped field is an InvalidArgument naming its path; YAML errors name file, line and column.
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,9 @@ struct SourceDocument {
   boost::json::value value;
   std::string source;  // "file.yaml" or "file.yaml (document 2)"
   int line = 0;        // 1-based line where the document starts
+  /// 1-based line of every field in the document, by path ("spec.poolSize", "spec.tools[0]"),
+  /// so typed decode errors can name a line (see DecodeSourceDocument in kinds.hpp).
+  std::map<std::string, int> field_lines;
 };
 
 /// Parses a YAML (or JSON, which is YAML) stream with one or more documents, skipping empty ones.
@@ -44,7 +48,7 @@ Result<std::vector<SourceDocument>> ParseYamlDocuments(std::string_view text,
                                                        std::string_view source_name);
 
 /// Parses and decodes every document of a YAML stream into Resources (with typed validation of
-/// each kind's spec via ValidateSchema); errors are prefixed with "source (document N)".
+/// each kind's spec and status via ValidateSchema); errors are prefixed with "file.yaml:LINE: ".
 Result<std::vector<Resource>> DecodeYamlResources(std::string_view text, std::string_view source_name);
 
 }  // namespace tuna

@@ -1,0 +1,87 @@
+// `tuna server`: runs tuna::Server until SIGINT/SIGTERM.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <ostream>
+#include <thread>
+
+#include "cli/command.hpp"
+#include "cli/exit_codes.hpp"
+#include "tuna/server.hpp"
+
+namespace tuna::cli {
+namespace fs = std::filesystem;
+
+int RunServer(CommandContext& ctx) {
+  if (!ctx.args.positionals.empty()) {
+    return ctx.UsageError("unexpected argument \"" + ctx.args.positionals.front() + "\"");
+  }
+  ServerOptions options;
+  if (ctx.args.Has("data-dir")) options.data_dir = ctx.args.Value("data-dir");
+  if (ctx.args.Has("listen")) options.listen = ctx.args.Value("listen");
+  std::string level = ctx.args.Value("log-level", "info");
+  auto parsed_level = spdlog::level::from_str(level);
+  if (parsed_level == spdlog::level::off && level != "off") {
+    return ctx.UsageError("unknown log level \"" + level + "\" (trace, debug, info, warn, error, critical, off)");
+  }
+  spdlog::set_level(parsed_level);
+
+  std::error_code ec;
+  fs::create_directories(options.data_dir, ec);
+  if (ec) return ctx.Fail(Internal("cannot create data directory " + options.data_dir + ": " + ec.message()));
+  std::string token_file = fs::absolute(fs::path(options.data_dir) / "admin.token", ec).lexically_normal().string();
+
+  // Block the stop signals before any server thread starts, so they all inherit the mask and one
+  // waiter thread receives them with sigwait (no async-signal-safety concerns in Stop()).
+  sigset_t signals, old_mask;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);  // internal: wakes the waiter when the server stops by itself
+  pthread_sigmask(SIG_BLOCK, &signals, &old_mask);
+  struct RestoreMask {
+    sigset_t mask;
+    ~RestoreMask() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+  } restore{old_mask};
+
+  auto server = Server::Make(options);
+  if (!server.ok()) return ctx.Fail(server.status(), "cannot start the server");
+  Status started = (*server)->Start();
+  if (!started.ok()) return ctx.Fail(started, "cannot start the server on " + options.listen);
+
+  std::string url = (*server)->url();
+  ctx.io.out << "tuna server listening on " << url << "\n";
+  ctx.io.out << "admin token file: " << token_file << "\n";
+  std::string config_path = DefaultConfigPath(ctx.io.env);
+  auto wrote = WriteConfigIfMissing(config_path, url, token_file);
+  if (!wrote.ok()) {
+    ctx.io.err << "warning: could not write the client config: " << wrote.status().message() << "\n";
+  } else if (*wrote) {
+    ctx.io.out << "client config written to " << config_path << "\n";
+  } else if (!config_path.empty()) {
+    ctx.io.out << "client config " << config_path << " exists; left unchanged\n";
+  }
+  ctx.io.out << "press Ctrl-C to stop\n";
+  ctx.io.out.flush();
+
+  Server* s = server->get();
+  int received = 0;
+  std::thread waiter([&] {
+    int sig = 0;
+    if (sigwait(&signals, &sig) == 0) received = sig;
+    if (sig != SIGUSR1) s->Stop();
+  });
+  s->Wait();
+  if (received == 0) pthread_kill(waiter.native_handle(), SIGUSR1);
+  waiter.join();
+  s->Stop();
+  ctx.io.out << "tuna server stopped\n";
+  ctx.io.out.flush();
+  return kExitOk;
+}
+
+}  // namespace tuna::cli

@@ -1,0 +1,59 @@
+#pragma once
+// Private: the controllers of the build/deploy pipeline (AgentBuild, AgentDeployment and their MCP
+// twins) and the glue they share. tuna::Server owns one WorkloadControllers.
+
+#include <memory>
+#include <string>
+
+#include "tuna/artifacts.hpp"
+#include "tuna/controller.hpp"
+#include "tuna/driver.hpp"
+#include "tuna/resources/kinds.hpp"
+#include "tuna/store.hpp"
+
+namespace tuna::controllers {
+
+struct ControllerContext {
+  Store* store = nullptr;             // not owned
+  DriverRegistry* drivers = nullptr;  // not owned
+  ArtifactStore* artifacts = nullptr; // not owned
+  std::string default_driver = "pool";
+  /// Poll interval for a running build (drivers do not push state changes yet).
+  std::chrono::milliseconds build_poll{200};
+  int workers = 2;
+};
+
+/// Runs the AgentBuild, AgentDeployment, MCPServerBuild and MCPServerDeployment controllers.
+class WorkloadControllers {
+ public:
+  virtual ~WorkloadControllers() = default;
+  static Result<std::unique_ptr<WorkloadControllers>> Make(ControllerContext context);
+  /// Starts informers and controllers; returns when the informers have synced.
+  virtual Status Start() = 0;
+  virtual void Stop() = 0;
+  /// The executor serving `stage` ("staging"/"production") of a deployment of `kind`.
+  virtual Result<ExecutorPtr> ExecutorForStage(std::string_view kind, const std::string& ns,
+                                               const std::string& name, std::string_view stage) = 0;
+};
+
+// ---- helpers shared by the controllers (exposed for tests) ------------------------------------
+
+/// Reads, mutates and writes an object's status; retried on Conflict. `mutate` returns false when
+/// nothing changed (no write). Returns the object as stored afterwards.
+Result<Resource> UpdateStatus(Store& store, const ObjectKey& key,
+                              const std::function<Status(Resource& obj, bool& changed)>& mutate);
+
+/// Sets (or replaces) a condition by type; lastTransitionTime changes only when status changes.
+/// Returns true when anything changed.
+bool SetCondition(std::vector<Condition>& conditions, Condition condition);
+
+/// Bytes of a Kubernetes quantity ("512Mi", "1G", "1000"); error names the text.
+Result<std::int64_t> ParseQuantityBytes(std::string_view text);
+
+/// The driver-level description of an AgentEnvironment.
+Result<EnvironmentSpec> ToEnvironmentSpec(const AgentEnvironment& env);
+
+/// A short stable hash of a source (what a build is for), used in names and labels.
+std::string SourceHash(const Source& source);
+
+}  // namespace tuna::controllers
