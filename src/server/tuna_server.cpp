@@ -84,11 +84,17 @@ Result<std::string> LoadOrCreateToken(const fs::path& dir) {
   return token;
 }
 
+// The data dir holds the admin token and the database: private (0700) when we create it, and
+// when it exists but is still empty (a caller such as `tuna server` may have just made it). A
+// directory that already holds other files keeps the permissions its owner chose.
 Status EnsureDataDir(const fs::path& dir) {
   std::error_code ec;
-  if (fs::is_directory(dir, ec)) return {};
-  fs::create_directories(dir, ec);
-  if (ec) return Unavailable("create data dir " + dir.string() + ": " + ec.message());
+  if (fs::is_directory(dir, ec)) {
+    if (!fs::is_empty(dir, ec) || ec) return {};
+  } else {
+    fs::create_directories(dir, ec);
+    if (ec) return Unavailable("create data dir " + dir.string() + ": " + ec.message());
+  }
   if (::chmod(dir.c_str(), 0700) != 0) return Unavailable(Errno("chmod 700 " + dir.string()));
   return {};
 }

@@ -1,4 +1,5 @@
-// The REST API end to end: tuna::Server on 127.0.0.1 port 0 over a FakeStore, real sockets.
+// The REST API end to end: tuna::Server on 127.0.0.1 port 0 over the real memory store (and
+// SQLite where it matters), real admission, real sockets.
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -12,7 +13,6 @@
 
 #include <boost/json.hpp>
 
-#include "api/fake_store.hpp"
 #include "support/http_client.hpp"
 #include "tuna/resources/codec.hpp"
 #include "tuna/server.hpp"
@@ -23,7 +23,6 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 using testing::ApiClient;
-using testing::FakeStore;
 using testing::HttpConnection;
 using testing::HttpResult;
 
@@ -65,7 +64,9 @@ std::string At(const HttpResult& r, const std::string& path) { return At(Body(r)
 class ApiTest : public ::testing::Test {
  protected:
   void Start(ServerOptions options = {}, std::size_t event_window = 1000) {
-    store_ = std::make_shared<FakeStore>(event_window);
+    MemoryStoreOptions so;
+    so.event_window = event_window;
+    store_ = std::shared_ptr<Store>(MakeMemoryStore(so));
     options.store = store_;
     options.admin_token = kToken;
     options.listen = "127.0.0.1:0";
@@ -83,7 +84,7 @@ class ApiTest : public ::testing::Test {
     return client_->Post(kBase, Memory(name, max_entries, labels));
   }
 
-  std::shared_ptr<FakeStore> store_;
+  std::shared_ptr<Store> store_;
   std::unique_ptr<Server> server_;
   std::unique_ptr<ApiClient> client_;
 };
@@ -276,6 +277,13 @@ TEST_F(ApiTest, WrongTypesAre422NamingTheField) {
   auto noname = client_->Post(kBase, R"({"apiVersion":"tuna.ai/v1alpha1","kind":"AgentMemory","metadata":{}})");
   EXPECT_EQ(noname.status, 422);
   EXPECT_EQ(At(noname, "field"), "metadata.name");
+  // Typed checks of the spec come from admission, with the field path.
+  auto typed = client_->Post(kBase, R"({"apiVersion":"tuna.ai/v1alpha1","kind":"AgentMemory","metadata":{"name":"x"},"spec":{"type":"conversation","maxEntries":"lots"}})");
+  EXPECT_EQ(typed.status, 422) << typed.body;
+  EXPECT_EQ(At(typed, "field"), "spec.maxEntries");
+  auto range = client_->Post(kBase, R"({"apiVersion":"tuna.ai/v1alpha1","kind":"AgentMemory","metadata":{"name":"x"},"spec":{"type":"conversation","maxEntries":0}})");
+  EXPECT_EQ(range.status, 422) << range.body;
+  EXPECT_EQ(At(range, "field"), "spec.maxEntries");
   auto rv = client_->Post(kBase, R"({"apiVersion":"tuna.ai/v1alpha1","kind":"AgentMemory","metadata":{"name":"x","resourceVersion":"4"}})");
   EXPECT_EQ(rv.status, 422);
   EXPECT_EQ(store_->Stats().objects, 0);
@@ -320,11 +328,14 @@ TEST_F(ApiTest, OtherClientErrors) {
 
 TEST_F(ApiTest, DryRunAdmitsWithoutWriting) {
   Start();
+  auto before = store_->Stats().revision;
   auto r = client_->Post(kBase + "?dryRun=All", Memory("dry", 3));
   EXPECT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(At(r, "metadata.name"), "dry");
   EXPECT_EQ(store_->Stats().objects, 0);
-  EXPECT_EQ(store_->Stats().revision, 0);
+  EXPECT_EQ(store_->Stats().revision, before);
+  auto invalid = client_->Post(kBase + "?dryRun=All", R"({"apiVersion":"tuna.ai/v1alpha1","kind":"AgentMemory","metadata":{"name":"dry"},"spec":{"type":"nope"}})");
+  EXPECT_EQ(invalid.status, 422) << invalid.body;
   ASSERT_EQ(Create("real", 3).status, 201);
   auto rev = store_->Stats().revision;
   auto p = client_->Patch(kBase + "/real?dryRun=All", R"({"spec":{"maxEntries":9}})");
@@ -589,13 +600,12 @@ TEST_F(ApiTest, StopEndsOpenWatches) {
 
 // ---- Server::Make ------------------------------------------------------------------------------
 
-TEST(ApiServerMake, CreatesDataDirAndTokenOnceWithPrivateModes) {
+TEST(ApiServerMake, CreatesDataDirTokenAndSqliteStoreThatPersist) {
   testing::TempDir tmp;
   std::string dir = tmp.path() + "/data";
   ServerOptions o;
   o.data_dir = dir;
   o.listen = "127.0.0.1:0";
-  o.store = std::make_shared<FakeStore>();
   auto first = Server::Make(o);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   struct stat st {};
@@ -610,22 +620,45 @@ TEST(ApiServerMake, CreatesDataDirAndTokenOnceWithPrivateModes) {
   in >> on_disk;
   EXPECT_EQ(on_disk, token);
 
+  EXPECT_TRUE(std::filesystem::exists(dir + "/tuna.db"));
+  ASSERT_TRUE((*first)->Start().ok());
+  ApiClient writer((*first)->port(), token);
+  ASSERT_EQ(writer.Post(kBase, Memory("durable", 4)).status, 201);
+  (*first)->Stop();
+  first->reset();
+
   auto second = Server::Make(o);
-  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_EQ((*second)->admin_token(), token);
 
-  // The token works against a running server; the file's token is the only one.
+  // The file's token works against the restarted server, and the object survived.
   ASSERT_TRUE((*second)->Start().ok());
   ApiClient good((*second)->port(), token);
-  EXPECT_EQ(good.Get(kBase).status, 200);
+  auto got = good.Get(kBase + "/durable");
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(At(got, "spec.maxEntries"), "4");
   EXPECT_EQ((*second)->url(), "http://127.0.0.1:" + std::to_string((*second)->port()));
   (*second)->Stop();
   EXPECT_FALSE((*second)->Start().ok());  // stopped for good
 }
 
+TEST(ApiServerMake, EmptyExistingDataDirIsMadePrivate) {
+  testing::TempDir tmp;
+  std::string dir = tmp.path() + "/pre";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);  // as `tuna server` may create it first
+  ServerOptions o;
+  o.data_dir = dir;
+  o.listen = "127.0.0.1:0";
+  o.store = std::shared_ptr<Store>(MakeMemoryStore());
+  ASSERT_TRUE(Server::Make(o).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
 TEST(ApiServerMake, RejectsBadListenAddresses) {
   ServerOptions o;
-  o.store = std::make_shared<FakeStore>();
+  o.store = std::shared_ptr<Store>(MakeMemoryStore());
   o.admin_token = kToken;
   o.listen = "nonsense";
   EXPECT_FALSE(Server::Make(o).ok());
@@ -637,7 +670,7 @@ TEST(ApiServerMake, RejectsBadListenAddresses) {
 
 TEST(ApiServerMake, ListensOnIpv6Loopback) {
   ServerOptions o;
-  o.store = std::make_shared<FakeStore>();
+  o.store = std::shared_ptr<Store>(MakeMemoryStore());
   o.admin_token = kToken;
   o.listen = "[::1]:0";
   auto made = Server::Make(o);
@@ -653,7 +686,7 @@ TEST(ApiServerMake, ListensOnIpv6Loopback) {
 
 TEST(ApiServerMake, StopFromAnotherThreadWakesWait) {
   ServerOptions o;
-  o.store = std::make_shared<FakeStore>();
+  o.store = std::shared_ptr<Store>(MakeMemoryStore());
   o.admin_token = kToken;
   o.listen = "127.0.0.1:0";
   auto made = Server::Make(o);
