@@ -260,6 +260,12 @@ int main(int argc, char** argv) {
   doc["runs"] = runs;
   doc["pinned"] = pin;
   doc["cpus"] = std::thread::hardware_concurrency();
+  {
+    // Shared machines are noisy: keep the load next to the numbers.
+    std::ifstream load("/proc/loadavg");
+    std::string one;
+    if (load >> one) doc["load_avg_1m"] = one;
+  }
   boost::json::array results;
   std::printf("| store | operation | req/s (median of %d) | p50 µs | p99 µs | vs GET baseline |\n", runs);
   std::printf("| --- | --- | --- | --- | --- | --- |\n");
