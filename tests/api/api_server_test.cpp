@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -700,6 +701,37 @@ TEST(ApiServerMake, StopFromAnotherThreadWakesWait) {
   server->Wait();
   stopper.join();
   EXPECT_FALSE(HttpConnection(server->port()).connected());
+}
+
+}  // namespace
+}  // namespace tuna
+
+namespace tuna {
+namespace {
+
+TEST(ApiServerMake, SigtermWakesWaitWhenSignalHandlersAreInstalled) {
+  ServerOptions o;
+  o.store = std::shared_ptr<Store>(MakeMemoryStore());
+  o.admin_token = kToken;
+  o.listen = "127.0.0.1:0";
+  o.install_signal_handlers = true;
+  auto made = Server::Make(o);
+  ASSERT_TRUE(made.ok());
+  auto& server = *made;
+  ASSERT_TRUE(server->Start().ok());
+  std::uint16_t port = server->port();
+  std::thread sender([] {
+    std::this_thread::sleep_for(50ms);
+    ::raise(SIGTERM);  // our handler is installed: it wakes Wait() instead of ending the process
+  });
+  server->Wait();  // returns only after the server stopped
+  sender.join();
+  EXPECT_FALSE(HttpConnection(port).connected());
+  // The previous disposition is back (gtest's default here), and a second Stop is harmless.
+  struct sigaction current {};
+  ::sigaction(SIGTERM, nullptr, &current);
+  EXPECT_EQ(current.sa_handler, SIG_DFL);
+  server->Stop();
 }
 
 }  // namespace
