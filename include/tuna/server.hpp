@@ -26,8 +26,12 @@ struct ServerOptions {
   std::size_t max_connections = 1024;      // 503 beyond
   std::size_t max_watches = 256;           // concurrent watch streams; 429 beyond
   std::chrono::milliseconds read_timeout{30000};     // whole request must arrive within this
+  std::chrono::milliseconds idle_timeout{60000};     // keep-alive connection closed after this idle
   std::chrono::milliseconds request_timeout{60000};  // unary handler budget
   std::chrono::seconds max_watch_duration{1800};     // a watch stream ends after this
+  /// Wait() also returns (after stopping the server) on SIGINT/SIGTERM. Off by default: an
+  /// embedding program usually owns its signals.
+  bool install_signal_handlers = false;
 };
 
 class Server {
@@ -39,7 +43,8 @@ class Server {
   virtual Status Start() = 0;
   /// Blocks until Stop() is called or SIGINT/SIGTERM arrives (when install_signal_handlers).
   virtual void Wait() = 0;
-  /// Stops listening, ends watches and drains in-flight requests.
+  /// Stops listening, ends watches and drains in-flight requests. Idempotent; safe from any
+  /// thread except the server's own handler threads.
   virtual void Stop() = 0;
   /// The bound port (after Start).
   virtual std::uint16_t port() const = 0;

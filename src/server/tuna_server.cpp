@@ -1,0 +1,332 @@
+// tuna::Server: data directory, admin token, store, REST API and the HTTP server in one object.
+
+#include "tuna/server.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/api_handler.hpp"
+#include "core/ids.hpp"
+#include "core/logging.hpp"
+#include "core/metrics.hpp"
+#include "net/http_server.hpp"
+#include "net/status_response.hpp"
+#include "tuna/version.hpp"
+
+namespace tuna {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+Result<std::string> ReadToken(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) return Unavailable(Errno("read " + path.string()));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string token = ss.str();
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.front()))) token.erase(0, 1);
+  if (token.empty()) return FailedPrecondition(path.string() + " is empty; delete it to have a new token created");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    core::Logger()->warn("{} is readable by other users (mode {:o}); chmod 600 it", path.string(), st.st_mode & 0777);
+  }
+  return token;
+}
+
+// Loads <dir>/admin.token or creates it atomically: written to a private temp file (0600) and
+// link()ed into place, so a concurrent starter either wins or reads the winner's token, and no
+// reader ever sees a half-written file.
+Result<std::string> LoadOrCreateToken(const fs::path& dir) {
+  fs::path path = dir / "admin.token";
+  if (fs::exists(path)) return ReadToken(path);
+  std::string token = core::RandomHex(32);
+  if (token.empty()) return Internal("could not read random bytes for the admin token");
+  fs::path tmp = dir / (".admin.token." + core::RandomHex(8));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Unavailable(Errno("create " + tmp.string()));
+  std::string text = token + "\n";
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    return Unavailable(Errno("write " + tmp.string()));
+  }
+  int rc = ::link(tmp.c_str(), path.c_str());
+  int link_errno = errno;
+  ::unlink(tmp.c_str());
+  if (rc != 0) {
+    if (link_errno == EEXIST) return ReadToken(path);
+    errno = link_errno;
+    return Unavailable(Errno("create " + path.string()));
+  }
+  if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    ::fsync(dfd);  // the new directory entry survives a crash
+    ::close(dfd);
+  }
+  return token;
+}
+
+// The data dir holds the admin token and the database: private (0700) when we create it, and
+// when it exists but is still empty (a caller such as `tuna server` may have just made it). A
+// directory that already holds other files keeps the permissions its owner chose.
+Status EnsureDataDir(const fs::path& dir) {
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) {
+    if (!fs::is_empty(dir, ec) || ec) return {};
+  } else {
+    fs::create_directories(dir, ec);
+    if (ec) return Unavailable("create data dir " + dir.string() + ": " + ec.message());
+  }
+  if (::chmod(dir.c_str(), 0700) != 0) return Unavailable(Errno("chmod 700 " + dir.string()));
+  return {};
+}
+
+// SIGINT/SIGTERM -> a byte on a pipe -> a thread that wakes Wait(). Only async-signal-safe work
+// happens in the handler itself.
+std::atomic<int> g_signal_pipe{-1};
+extern "C" void OnStopSignal(int) {
+  int fd = g_signal_pipe.load();
+  if (fd >= 0) {
+    char c = 's';
+    [[maybe_unused]] auto n = ::write(fd, &c, 1);
+  }
+}
+
+class TunaServer final : public Server {
+ public:
+  TunaServer(ServerOptions options, std::shared_ptr<Store> store, std::string token, net::ListenAddress listen)
+      : options_(std::move(options)), store_(std::move(store)), token_(std::move(token)), listen_(std::move(listen)) {
+    registry_.AddGaugeCallback("tuna_store_objects", "Objects in the store.",
+                               [s = store_] { return static_cast<double>(s->Stats().objects); });
+    registry_.AddGaugeCallback("tuna_store_revision", "The store's current revision.",
+                               [s = store_] { return static_cast<double>(s->Stats().revision); });
+    registry_.AddGaugeCallback("tuna_store_watchers", "Open store watchers (API watches and controllers).",
+                               [s = store_] { return static_cast<double>(s->Stats().watchers); });
+    api::ApiOptions api_options;
+    api_options.admin_token = token_;
+    api_options.max_watches = options_.max_watches;
+    api_options.max_watch_duration = options_.max_watch_duration;
+    api_options.metrics = &registry_;
+    api_ = std::make_unique<api::ApiHandler>(*store_, std::move(api_options));
+
+    net::HttpServerOptions http;
+    http.io_threads = options_.io_threads;
+    http.worker_threads = options_.worker_threads;
+    http.max_body_bytes = options_.max_body_bytes;
+    http.max_header_bytes = options_.max_header_bytes;
+    http.max_connections = options_.max_connections;
+    http.read_timeout = options_.read_timeout;
+    http.idle_timeout = options_.idle_timeout;
+    http.handler_timeout = options_.request_timeout;
+    http.max_stream_duration = std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_watch_duration);
+    http.metrics = &registry_;
+    http_ = std::make_unique<net::HttpServer>(std::move(http), [this](net::HttpRequest& req) { return Handle(req); });
+  }
+
+  ~TunaServer() override { Stop(); }
+
+  Status Start() override {
+    std::lock_guard lock(mu_);
+    if (started_) return FailedPrecondition("server already started");
+    if (stopped_) return FailedPrecondition("server was stopped");
+    TUNA_RETURN_IF_ERROR(http_->Start(listen_.host, listen_.port));
+    started_ = true;
+    if (options_.install_signal_handlers) InstallSignals();
+    ready_ = true;  // the store opened in Make(); the listener is up now
+    core::Logger()->info("tuna server listening on {}", UrlLocked());
+    return {};
+  }
+
+  void Wait() override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return stopped_ || stop_requested_; });
+    if (stopped_) return;
+    lock.unlock();
+    Stop();  // woken by a signal
+  }
+
+  void Stop() override {
+    ready_ = false;
+    // Concurrent callers wait inside call_once for the first, so Stop() returning means stopped.
+    std::call_once(stop_once_, [this] {
+      http_->Stop();
+      RemoveSignals();
+      std::lock_guard lock(mu_);
+      stopped_ = true;
+    });
+    cv_.notify_all();
+  }
+
+  std::uint16_t port() const override { return http_->port(); }
+
+  std::string url() const override {
+    std::lock_guard lock(mu_);
+    return UrlLocked();
+  }
+
+  const std::string& admin_token() const override { return token_; }
+  Store& store() override { return *store_; }
+
+ private:
+  std::string UrlLocked() const {
+    std::string host = listen_.host;
+    if (host == "0.0.0.0") host = "127.0.0.1";
+    if (host == "::") host = "::1";
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    return "http://" + host + ":" + std::to_string(http_->port());
+  }
+
+  net::HttpResponse Handle(net::HttpRequest& req) {
+    const std::string& path = req.path;
+    auto text = [](int code, std::string body, std::string route) {
+      net::HttpResponse r;
+      r.status = code;
+      r.content_type = "text/plain; charset=utf-8";
+      r.body = std::move(body);
+      r.route = std::move(route);
+      return r;
+    };
+    if (path == "/healthz") return text(200, "ok\n", "/healthz");
+    if (path == "/readyz") return ready_ ? text(200, "ok\n", "/readyz") : text(503, "not ready\n", "/readyz");
+    if (path == "/metrics") {
+      auto r = text(200, registry_.Expose(), "/metrics");
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      return r;
+    }
+    if (path == "/version") {
+      Status auth = api_->Authenticate(req);
+      net::HttpResponse r;
+      if (!auth.ok()) {
+        r = net::StatusResponse(auth, req.request_id);
+      } else {
+        boost::json::object o;
+        o["version"] = TUNA_VERSION;
+        r.body = boost::json::serialize(o);
+      }
+      r.route = "/version";
+      return r;
+    }
+    if (path == "/apis" || path.rfind("/apis/", 0) == 0) return api_->Handle(req);
+    auto r = net::StatusResponse(NotFound("no such path " + path.substr(0, 200)), req.request_id);
+    r.route = "other";
+    return r;
+  }
+
+  void InstallSignals() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+      core::Logger()->warn("{}", Errno("signal pipe"));
+      return;
+    }
+    int expected = -1;
+    if (!g_signal_pipe.compare_exchange_strong(expected, fds[1])) {
+      core::Logger()->warn("another tuna server in this process already handles SIGINT/SIGTERM");
+      ::close(fds[0]);
+      ::close(fds[1]);
+      return;
+    }
+    // The handler's end stays non-blocking; the reader blocks.
+    ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) & ~O_NONBLOCK);
+    signal_read_fd_ = fds[0];
+    signal_write_fd_ = fds[1];
+    struct sigaction sa {};
+    sa.sa_handler = OnStopSignal;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, &old_int_);
+    ::sigaction(SIGTERM, &sa, &old_term_);
+    signal_thread_ = std::thread([this] {
+      for (;;) {
+        char c = 0;
+        ssize_t n = ::read(signal_read_fd_, &c, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (c == 'q' || n <= 0) return;  // RemoveSignals() asks the thread to exit
+        core::Logger()->info("tuna server: stop signal received");
+        {
+          std::lock_guard lock(mu_);
+          stop_requested_ = true;
+        }
+        cv_.notify_all();
+        return;
+      }
+    });
+  }
+
+  void RemoveSignals() {
+    if (signal_write_fd_ < 0) return;
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+    g_signal_pipe.store(-1);
+    char q = 'q';
+    [[maybe_unused]] auto n = ::write(signal_write_fd_, &q, 1);
+    if (signal_thread_.joinable()) signal_thread_.join();
+    ::close(signal_read_fd_);
+    ::close(signal_write_fd_);
+    signal_read_fd_ = signal_write_fd_ = -1;
+  }
+
+  ServerOptions options_;
+  std::shared_ptr<Store> store_;
+  std::string token_;
+  net::ListenAddress listen_;
+  metrics::Registry registry_;
+  std::unique_ptr<api::ApiHandler> api_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool started_ = false;
+  bool stopped_ = false;
+  bool stop_requested_ = false;
+  std::once_flag stop_once_;
+  std::atomic<bool> ready_{false};
+  int signal_read_fd_ = -1;
+  int signal_write_fd_ = -1;
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+  std::thread signal_thread_;
+  // Last: stopped and destroyed first, while the API and store it calls are still alive.
+  std::unique_ptr<net::HttpServer> http_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::Make(ServerOptions options) {
+  try {
+    TUNA_ASSIGN_OR_RETURN(auto listen, net::ParseListenAddress(options.listen));
+    std::shared_ptr<Store> store = options.store;
+    std::string token = options.admin_token;
+    fs::path dir(options.data_dir);
+    if (!store || token.empty()) TUNA_RETURN_IF_ERROR(EnsureDataDir(dir));
+    if (token.empty()) {
+      TUNA_ASSIGN_OR_RETURN(token, LoadOrCreateToken(dir));
+    }
+    if (!store) {
+      SqliteStoreOptions so;
+      so.path = (dir / "tuna.db").string();
+      auto opened = MakeSqliteStore(so);
+      if (!opened.ok()) return opened.status().WithContext("open store " + so.path);
+      store = std::shared_ptr<Store>(std::move(*opened));
+    }
+    return std::unique_ptr<Server>(new TunaServer(std::move(options), std::move(store), std::move(token), std::move(listen)));
+  } catch (const std::exception& e) {
+    return Internal(std::string("server: ") + e.what());
+  }
+}
+
+}  // namespace tuna
