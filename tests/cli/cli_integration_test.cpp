@@ -183,7 +183,7 @@ TEST_F(CliIntegration, ErrorsHaveExitCodesAndSayWhatToDo) {
   auto invalid = Tuna({"apply", "-f", bad, "-n", "errors"});
   EXPECT_EQ(invalid.exit_code, 6);
   EXPECT_EQ(invalid.out, "agentenvironment.tuna.ai/e created\n");  // the good document still applied
-  EXPECT_NE(invalid.err.find(bad + " (document 2"), std::string::npos) << invalid.err;
+  EXPECT_NE(invalid.err.find(bad + ":13 (document 2)"), std::string::npos) << invalid.err;
   EXPECT_NE(invalid.err.find("spec.enviromentName"), std::string::npos) << invalid.err;
 
   auto not_found = Tuna({"describe", "ad", "ghost"});
