@@ -128,6 +128,8 @@ void PoolCore::Shutdown() {
   }
   graveyard.clear();
   stdio_processes.clear();
+  // Whatever left its process group (setsid) without a pid namespace around it.
+  registry_->SweepMarked();
 }
 
 Result<std::unique_ptr<TrackedProcess>> PoolCore::SpawnTracked(const sandbox::ProcessSpec& spec) {

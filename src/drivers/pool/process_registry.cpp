@@ -90,21 +90,31 @@ Result<std::shared_ptr<ProcessRegistry>> ProcessRegistry::Open(const fs::path& w
     }
   }
   // 2. The sweep: anything still carrying this work dir's marker (grandchildren that left the group).
-  std::string entry = registry->marker_key_ + "=" + registry->marker_value_;
+  registry->leftovers_killed_ = static_cast<int>(killed.size()) + registry->SweepMarked();
+  std::lock_guard<std::mutex> lock(registry->mu_);
+  registry->PersistLocked();
+  return registry;
+}
+
+int ProcessRegistry::SweepMarked() {
+  pid_t self = ::getpid();
+  pid_t self_group = ::getpgrp();
+  std::string entry = marker_key_ + "=" + marker_value_;
+  int count = 0;
   std::error_code ec;
   for (const auto& dirent : fs::directory_iterator("/proc", ec)) {
     std::string name = dirent.path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
     pid_t pid = static_cast<pid_t>(std::stol(name));
-    if (pid == self || killed.count(pid)) continue;
+    if (pid == self) continue;
     unsigned long long start = 0;
     pid_t pgid = 0;
-    if (ReadStat(pid, &start, &pgid) && HasEnvEntry(pid, entry)) kill_one(pid, pgid);
+    if (!ReadStat(pid, &start, &pgid) || !HasEnvEntry(pid, entry)) continue;
+    if (pgid > 1 && pgid != self_group) ::killpg(pgid, SIGKILL);
+    ::kill(pid, SIGKILL);
+    ++count;
   }
-  registry->leftovers_killed_ = static_cast<int>(killed.size());
-  std::lock_guard<std::mutex> lock(registry->mu_);
-  registry->PersistLocked();
-  return registry;
+  return count;
 }
 
 ProcessRegistry::~ProcessRegistry() {

@@ -28,6 +28,9 @@ class ProcessRegistry {
   /// How many leftover processes Open() killed.
   int leftovers_killed() const { return leftovers_killed_; }
 
+  /// Kills every process carrying the marker (except this one); returns how many.
+  int SweepMarked();
+
   void Add(pid_t pid);
   void Remove(pid_t pid);
 
