@@ -129,7 +129,7 @@ void PoolCore::Shutdown() {
   graveyard.clear();
   stdio_processes.clear();
   // Whatever left its process group (setsid) without a pid namespace around it.
-  registry_->SweepMarked();
+  if (registry_) registry_->SweepMarked();
 }
 
 Result<std::unique_ptr<TrackedProcess>> PoolCore::SpawnTracked(const sandbox::ProcessSpec& spec) {
