@@ -42,6 +42,14 @@ TrackedProcess::~TrackedProcess() {
   registry_->Remove(pid_);
 }
 
+Worker::~Worker() {
+  client.reset();
+  process.reset();
+  std::error_code ec;
+  if (!dir.empty()) fs::remove_all(dir, ec);
+  if (!log.empty()) fs::remove(log, ec);
+}
+
 Result<std::shared_ptr<PoolCore>> PoolCore::Make(PoolDriverOptions options) {
   if (options.work_dir.empty()) return InvalidArgument("pool driver needs a work_dir", "work_dir");
   if (options.artifacts == nullptr) return InvalidArgument("pool driver needs an artifact store", "artifacts");

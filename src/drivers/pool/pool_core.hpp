@@ -49,6 +49,8 @@ class TrackedProcess {
 
 /// One generic worker process (warm, then specialized for one revision).
 struct Worker {
+  /// Kills and reaps the process, then removes the worker's directory and log.
+  ~Worker();
   std::uint64_t id = 0;
   std::string environment;
   std::filesystem::path dir;
