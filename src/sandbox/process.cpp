@@ -292,20 +292,20 @@ std::optional<ExitStatus> Process::Wait(std::chrono::milliseconds timeout) {
     exit.signal = WTERMSIG(status);
   }
   exit_ = exit;
+  // Take what is left of the group now, while its id cannot have been reused yet.
+  ::killpg(pid_, SIGKILL);
   return exit_;
 }
 
 void Process::KillGroup(int signal) {
   std::lock_guard<std::mutex> lock(mu_);
-  // Members of the group keep its id in use, so killpg() is safe even after the leader exited;
-  // once the leader is reaped and the group empty the call just fails with ESRCH.
+  // Once reaped, the group was killed then (see Wait) and its id may belong to someone else.
+  if (exit_) return;
   ::killpg(pid_, signal);
-  if (!exit_) {
-    if (pidfd_ >= 0) {
-      ::syscall(SYS_pidfd_send_signal, pidfd_, signal, nullptr, 0);
-    } else {
-      ::kill(pid_, signal);
-    }
+  if (pidfd_ >= 0) {
+    ::syscall(SYS_pidfd_send_signal, pidfd_, signal, nullptr, 0);
+  } else {
+    ::kill(pid_, signal);
   }
 }
 
@@ -317,8 +317,7 @@ void Process::CloseStdin() {
 
 Process::~Process() {
   KillGroup(SIGKILL);
-  Wait(std::chrono::milliseconds(-1));
-  KillGroup(SIGKILL);  // stragglers that outlived the leader
+  Wait(std::chrono::milliseconds(-1));  // also kills stragglers that outlived the leader
   if (pidfd_ >= 0) ::close(pidfd_);
   if (stdin_fd_ >= 0) ::close(stdin_fd_);
   if (stdout_fd_ >= 0) ::close(stdout_fd_);

@@ -77,11 +77,12 @@ class Process {
   /// The child's pid, which is also its process group and session id.
   pid_t pid() const { return pid_; }
 
-  /// Waits up to `timeout` for the child to exit; nullopt if it is still running.
+  /// Waits up to `timeout` (negative: forever) for the child to exit; nullopt if it is still
+  /// running. Reaping the child also SIGKILLs whatever is left of its process group.
   std::optional<ExitStatus> Wait(std::chrono::milliseconds timeout);
   /// Reaps the child if it has exited, without blocking.
   std::optional<ExitStatus> TryWait() { return Wait(std::chrono::milliseconds(0)); }
-  /// Sends `signal` to the whole process group (and the child); a no-op once the group is gone.
+  /// Sends `signal` to the whole process group (and the child); a no-op once reaped.
   void KillGroup(int signal);
 
   /// Pipe ends when spawned with pipe_stdio (-1 otherwise); owned by the Process.

@@ -74,7 +74,7 @@ Result<std::shared_ptr<PoolCore>> PoolCore::Make(PoolDriverOptions options) {
   core->marker_entry_ = core->registry_->marker_key() + "=" + core->registry_->marker_value();
   core->use_bwrap_ = core->options_.use_bubblewrap && sandbox::BwrapAvailable(core->options_.bwrap_path);
   // Leftovers of an earlier driver are dead now; their files are garbage.
-  for (const char* sub : {"builds", "workers", "revisions"}) {
+  for (const char* sub : {"builds", "workers", "revisions", "artifacts"}) {
     for (const auto& entry : fs::directory_iterator(core->options_.work_dir / sub, ec)) fs::remove_all(entry.path(), ec);
   }
   core->build_tasks_ = std::make_unique<TaskPool>(core->options_.max_concurrent_builds);
@@ -86,10 +86,7 @@ Result<std::shared_ptr<PoolCore>> PoolCore::Make(PoolDriverOptions options) {
 PoolCore::~PoolCore() { Shutdown(); }
 
 void PoolCore::Shutdown() {
-  if (stopping_.exchange(true)) {
-    if (maintenance_.joinable() && maintenance_.get_id() != std::this_thread::get_id()) maintenance_.join();
-    return;
-  }
+  if (stopping_.exchange(true)) return;
   {
     std::lock_guard<std::mutex> lock(maintenance_mu_);
   }
