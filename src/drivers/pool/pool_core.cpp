@@ -123,8 +123,12 @@ void PoolCore::Shutdown() {
   }
   for (auto& revision : revisions) {
     if (revision->stdio) {
-      std::lock_guard<std::timed_mutex> call_lock(revision->stdio->call_mu);
+      // Kill first so an in-flight call returns, then wait for it and take the process.
+      if (pid_t pgid = revision->stdio->pgid.load(); pgid > 0) ::killpg(pgid, SIGKILL);
+      revision->stdio->call_gate.Enter();
+      GateGuard call_guard(revision->stdio->call_gate);
       if (revision->stdio->process) stdio_processes.push_back(std::move(revision->stdio->process));
+      revision->stdio->pgid = 0;
     }
   }
   // Kill all groups first, then reap: teardown in parallel instead of one by one.

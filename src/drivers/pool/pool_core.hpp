@@ -76,10 +76,52 @@ struct EnvironmentPool {
   Status last_failure;
 };
 
+/// A mutex with a deadline, built on a condition variable (ThreadSanitizer does not model
+/// std::timed_mutex::try_lock_until, which made every use a false report).
+class CallGate {
+ public:
+  /// Waits until free or `deadline`; false on timeout.
+  bool Enter(Clock::time_point deadline) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_until(lock, deadline, [&] { return !busy_; })) return false;
+    busy_ = true;
+    return true;
+  }
+  void Enter() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !busy_; });
+    busy_ = true;
+  }
+  void Leave() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      busy_ = false;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool busy_ = false;
+};
+
+/// Leaves a CallGate entered by the caller at scope exit.
+class GateGuard {
+ public:
+  explicit GateGuard(CallGate& gate) : gate_(gate) {}
+  ~GateGuard() { gate_.Leave(); }
+  GateGuard(const GateGuard&) = delete;
+  GateGuard& operator=(const GateGuard&) = delete;
+
+ private:
+  CallGate& gate_;
+};
+
 /// A stdio MCP server process kept for one revision.
 struct StdioServer {
-  std::timed_mutex call_mu;      // one framed request/response at a time
-  std::atomic<pid_t> pgid{0};    // for Undeploy to kill without waiting for call_mu
+  CallGate call_gate;            // one framed request/response at a time
+  std::atomic<pid_t> pgid{0};    // for Undeploy to kill without waiting for call_gate
   std::unique_ptr<TrackedProcess> process;
   std::string pending;           // bytes read past the last line
   std::string last_exit;         // why the previous process ended

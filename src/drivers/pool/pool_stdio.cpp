@@ -69,10 +69,10 @@ Status PoolCore::EnsureStdioStarted(const RevisionPtr& revision, StdioServer& se
 Result<InvokeResponse> PoolCore::InvokeStdio(const RevisionPtr& revision, const InvokeRequest& request) {
   auto deadline = Clock::now() + request.timeout;
   StdioServer& server = *revision->stdio;
-  std::unique_lock<std::timed_mutex> call_lock(server.call_mu, std::defer_lock);
-  if (!call_lock.try_lock_until(deadline)) {
+  if (!server.call_gate.Enter(deadline)) {
     return DeadlineExceeded("the MCP server of " + revision->request.id + " stayed busy with another request");
   }
+  GateGuard call_guard(server.call_gate);
   if (revision->undeployed || stopping_) return Unavailable("revision " + revision->request.id + " is not deployed");
 
   json::error_code ec;

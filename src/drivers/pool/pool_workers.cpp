@@ -550,7 +550,8 @@ Result<DeploymentPtr> PoolCore::Deploy(const DeployRequest& request) {
     }
   } else {
     revision->stdio = std::make_unique<StdioServer>();
-    std::lock_guard<std::timed_mutex> call_lock(revision->stdio->call_mu);
+    revision->stdio->call_gate.Enter();
+    GateGuard call_guard(revision->stdio->call_gate);
     if (Status status = EnsureStdioStarted(revision, *revision->stdio); !status.ok()) return fail(status);
   }
   return DeploymentPtr(std::make_shared<PoolDeployment>(weak_from_this(), revision));
@@ -606,7 +607,8 @@ Status PoolCore::Undeploy(const RevisionPtr& revision) {
   if (revision->stdio) {
     // Kill first so an in-flight call returns, then take the lock and reap.
     if (pid_t pgid = revision->stdio->pgid.load(); pgid > 0) ::killpg(pgid, SIGKILL);
-    std::lock_guard<std::timed_mutex> call_lock(revision->stdio->call_mu);
+    revision->stdio->call_gate.Enter();
+    GateGuard call_guard(revision->stdio->call_gate);
     revision->stdio->process.reset();
     revision->stdio->pgid = 0;
   }
