@@ -181,6 +181,24 @@ TEST_F(PoolDeployTest, CrashedWorkerFailsInFlightRequestAndTheNextSucceeds) {
   EXPECT_EQ(Json(Call(executor, "GET", "/"))["version"], "v1");
 }
 
+TEST_F(PoolDeployTest, WorkerThatDiedWhileIdleIsReplacedWithoutFailingARequest) {
+  options_.maintenance_interval = std::chrono::hours(1);  // only the request path notices the death
+  MakeDriver();
+  DeployRequest request = AgentRequest("ns/agent/staging/idle-death", EchoAppArtifact());
+  auto deployment = driver_->Deploy(request);
+  ASSERT_TRUE(deployment.ok()) << deployment.status().ToString();
+  ExecutorPtr executor = ExecutorFor(request.id);
+  EXPECT_EQ(Json(Call(executor, "GET", "/"))["version"], "v1");
+  pid_t victim = core().WorkerPids(request.id).at(0);
+  ASSERT_EQ(::kill(victim, SIGKILL), 0);
+  ASSERT_TRUE(testing::WaitUntilGone([&] { return testing::ProcessesInGroup(victim); }).empty());
+  // The request cannot reach the dead worker, so it goes to a new one instead of failing.
+  EXPECT_EQ(Json(Call(executor, "GET", "/"))["version"], "v1");
+  auto pids = core().WorkerPids(request.id);
+  ASSERT_EQ(pids.size(), 1u);
+  EXPECT_NE(pids[0], victim);
+}
+
 TEST_F(PoolDeployTest, BrokenOrMaliciousArtifactsFailDeploy) {
   MakeDriver();
   DeployRequest broken = AgentRequest("ns/agent/staging/broken", EchoAppArtifact());

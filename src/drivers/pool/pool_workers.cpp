@@ -240,7 +240,7 @@ Result<WorkerPtr> PoolCore::StartGenericWorker(const EnvironmentSpec& spec) {
                               WithLogTail(LogTail(worker->log, 10)));
     }
     std::this_thread::sleep_for(backoff);
-    backoff = std::min<std::chrono::microseconds>(backoff * 2, std::chrono::microseconds(10000));
+    backoff = std::min<std::chrono::microseconds>(backoff * 2, std::chrono::microseconds(2000));
   }
   worker->last_used = Clock::now();
   return worker;
@@ -394,23 +394,28 @@ Result<InvokeResponse> PoolCore::Invoke(const RevisionPtr& revision, const Invok
   }
   if (revision->request.kind == WorkloadKind::kMcpServer) return InvokeStdio(revision, request);
   auto deadline = Clock::now() + request.timeout;
-  TUNA_ASSIGN_OR_RETURN(WorkerPtr worker, Acquire(revision, deadline));
-  HttpCallResult result = worker->client->Call(request, deadline);
-  if (result.status.ok()) {
-    Release(revision, worker, false);
-    return std::move(result.response);
+  for (int attempt = 0;; ++attempt) {
+    TUNA_ASSIGN_OR_RETURN(WorkerPtr worker, Acquire(revision, deadline));
+    HttpCallResult result = worker->client->Call(request, deadline);
+    if (result.status.ok()) {
+      Release(revision, worker, false);
+      return std::move(result.response);
+    }
+    if (result.failure == HttpFailure::kTimeout) {
+      Release(revision, worker, false);
+      return Status(result.status.code(), "revision " + revision->request.id + ": " + result.status.message());
+    }
+    // The connection broke or was refused: the worker crashed or is wedged. Replace it.
+    auto exit = (*worker->process)->Wait(milliseconds(200));  // a sandbox takes a moment to tear down
+    std::string what = exit ? "exited (" + exit->ToString() + ")" : "stopped answering on its socket";
+    Release(revision, worker, true);
+    // A refused connection never delivered the request (a worker that died while idle): another
+    // replica can take it. A broken one might have, so that request fails.
+    if (result.failure == HttpFailure::kConnect && attempt < 2) continue;
+    return Unavailable("worker " + std::to_string(worker->id) + " of revision " + revision->request.id + " " + what +
+                       " while handling the request (" + result.status.message() +
+                       "); it is being replaced, retry the request");
   }
-  if (result.failure == HttpFailure::kTimeout) {
-    Release(revision, worker, false);
-    return Status(result.status.code(), "revision " + revision->request.id + ": " + result.status.message());
-  }
-  // The connection broke or was refused: the worker crashed or is wedged. Replace it.
-  auto exit = (*worker->process)->Wait(milliseconds(200));  // a sandbox takes a moment to tear down
-  std::string what = exit ? "exited (" + exit->ToString() + ")" : "stopped answering on its socket";
-  Release(revision, worker, true);
-  return Unavailable("worker " + std::to_string(worker->id) + " of revision " + revision->request.id + " " + what +
-                     " while handling the request (" + result.status.message() +
-                     "); it is being replaced, retry the request");
 }
 
 // ---- artifacts -----------------------------------------------------------------------------
