@@ -414,7 +414,7 @@ Result<InvokeResponse> PoolCore::Invoke(const RevisionPtr& revision, const Invok
     if (result.failure == HttpFailure::kConnect && attempt < 2) continue;
     return Unavailable("worker " + std::to_string(worker->id) + " of revision " + revision->request.id + " " + what +
                        " while handling the request (" + result.status.message() +
-                       "); it is being replaced, retry the request");
+                       "); it is being replaced, retry the request" + WithLogTail(LogTail(worker->log, 5)));
   }
 }
 
