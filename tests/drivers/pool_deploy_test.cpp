@@ -188,10 +188,17 @@ TEST_F(PoolDeployTest, WorkerThatDiedWhileIdleIsReplacedWithoutFailingARequest) 
   auto deployment = driver_->Deploy(request);
   ASSERT_TRUE(deployment.ok()) << deployment.status().ToString();
   ExecutorPtr executor = ExecutorFor(request.id);
-  EXPECT_EQ(Json(Call(executor, "GET", "/"))["version"], "v1");
+  std::string socket = std::string(Json(Call(executor, "GET", "/socket"))["socket"].as_string());
   pid_t victim = core().WorkerPids(request.id).at(0);
   ASSERT_EQ(::kill(victim, SIGKILL), 0);
-  ASSERT_TRUE(testing::WaitUntilGone([&] { return testing::ProcessesInGroup(victim); }).empty());
+  // Dead for sure: its socket refuses connections (the sandbox dies a moment after bwrap).
+  ASSERT_TRUE(Eventually([&] {
+    pool::UnixHttpClient probe(socket);
+    InvokeRequest health;
+    health.method = "GET";
+    health.path = "/_tuna/healthz";
+    return probe.Call(health, std::chrono::steady_clock::now() + 1s).failure == pool::HttpFailure::kConnect;
+  }));
   // The request cannot reach the dead worker, so it goes to a new one instead of failing.
   EXPECT_EQ(Json(Call(executor, "GET", "/"))["version"], "v1");
   auto pids = core().WorkerPids(request.id);

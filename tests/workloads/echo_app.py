@@ -4,6 +4,7 @@ GET  /pid          -> this process's pid (as seen in its pid namespace)
 GET  /sleep?ms=N   -> answers after N milliseconds
 POST /crash        -> the worker process kills itself with SIGKILL (no answer)
 GET  /env?name=X   -> the value of environment variable X
+GET  /socket       -> the worker's socket path (TUNA_WORKER_SOCKET)
 anything else      -> {"echo": <body>, "path": ..., "greeting": $GREETING, "version": VERSION}
 """
 
@@ -30,6 +31,8 @@ def handle(request):
         return _ok({"slept": int(query.get("ms", "100"))})
     if url.path == "/crash":
         os.kill(os.getpid(), signal.SIGKILL)
+    if url.path == "/socket":
+        return _ok({"socket": os.environ.get("TUNA_WORKER_SOCKET")})
     if url.path == "/env":
         return _ok({"value": os.environ.get(query.get("name", ""))})
     return _ok({

@@ -110,49 +110,46 @@ void UnixHttpClient::CloseIdle() {
 }
 
 HttpCallResult UnixHttpClient::Call(const InvokeRequest& request, Clock::time_point deadline) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    int fd = -1;
-    bool pooled = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!idle_.empty()) {
-        fd = idle_.back();
-        idle_.pop_back();
-        pooled = true;
-      }
-    }
-    if (fd < 0) {
-      int error = 0;
-      fd = Connect(socket_path_, deadline, &error);
-      if (fd < 0) {
-        return Fail(error == ETIMEDOUT ? HttpFailure::kTimeout : HttpFailure::kConnect,
-                    Unavailable("connect to worker socket " + socket_path_.string() + ": " + std::strerror(error)));
-      }
-    }
-    bool reusable = false;
-    bool nothing_received = false;
-    HttpCallResult result = CallOnce(fd, request, deadline, &reusable, &nothing_received);
-    if (result.status.ok() && reusable) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (idle_.size() < kMaxIdlePerSocket) {
-        idle_.push_back(fd);
+  int fd = -1;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (fd < 0 && !idle_.empty()) {
+      fd = idle_.back();
+      idle_.pop_back();
+      // An idle connection with something to read is one the server closed (EOF) or broke:
+      // drop it before sending. After sending, a broken connection is never retried here, since
+      // the server may have acted on the request.
+      pollfd pfd = {fd, POLLIN, 0};
+      if (::poll(&pfd, 1, 0) != 0) {
+        ::close(fd);
         fd = -1;
       }
     }
-    if (fd >= 0) ::close(fd);
-    // A kept-alive connection the server closed while idle: retry once on a fresh one.
-    if (!result.status.ok() && pooled && nothing_received && result.failure == HttpFailure::kBrokenConnection) {
-      continue;
-    }
-    return result;
   }
-  return Fail(HttpFailure::kBrokenConnection, Unavailable("worker closed the connection"));
+  if (fd < 0) {
+    int error = 0;
+    fd = Connect(socket_path_, deadline, &error);
+    if (fd < 0) {
+      return Fail(error == ETIMEDOUT ? HttpFailure::kTimeout : HttpFailure::kConnect,
+                  Unavailable("connect to worker socket " + socket_path_.string() + ": " + std::strerror(error)));
+    }
+  }
+  bool reusable = false;
+  HttpCallResult result = CallOnce(fd, request, deadline, &reusable);
+  if (result.status.ok() && reusable) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (idle_.size() < kMaxIdlePerSocket) {
+      idle_.push_back(fd);
+      fd = -1;
+    }
+  }
+  if (fd >= 0) ::close(fd);
+  return result;
 }
 
 HttpCallResult UnixHttpClient::CallOnce(int fd, const InvokeRequest& request, Clock::time_point deadline,
-                                        bool* reusable, bool* nothing_received) {
+                                        bool* reusable) {
   *reusable = false;
-  *nothing_received = true;
   std::string out;
   out.reserve(256 + request.body.size());
   out += request.method.empty() ? "GET" : request.method;
@@ -200,10 +197,7 @@ HttpCallResult UnixHttpClient::CallOnce(int fd, const InvokeRequest& request, Cl
   std::string buffer;
   auto read_more = [&](const char* while_doing) -> std::optional<HttpCallResult> {
     ssize_t n = ReadSome(fd, buffer, deadline);
-    if (n > 0) {
-      *nothing_received = false;
-      return std::nullopt;
-    }
+    if (n > 0) return std::nullopt;
     if (n < 0 && errno == ETIMEDOUT) {
       return Fail(HttpFailure::kTimeout,
                   DeadlineExceeded(std::string("timed out waiting for the worker while ") + while_doing));

@@ -13,6 +13,8 @@
 namespace tuna::pool {
 
 /// How a call failed, so the caller can tell "the worker went away" from "the worker is slow".
+/// kConnect: the request was never sent (safe to retry elsewhere); kBrokenConnection: it was
+/// sent, or partly, and the connection broke (the server may have acted on it).
 enum class HttpFailure { kNone, kConnect, kBrokenConnection, kTimeout, kProtocol };
 
 struct HttpCallResult {
@@ -39,7 +41,7 @@ class UnixHttpClient {
 
  private:
   HttpCallResult CallOnce(int fd, const InvokeRequest& request, std::chrono::steady_clock::time_point deadline,
-                          bool* reusable, bool* nothing_received);
+                          bool* reusable);
 
   std::filesystem::path socket_path_;
   std::mutex mu_;
