@@ -93,10 +93,10 @@ struct DeployRequest {
 struct DeploymentState {
   bool ready = false;
   int replicas = 0;            // workers serving the revision
-  int starting = 0;            // workers being started or specialized for it
   int busy = 0;                // requests in flight
-  int queued = 0;              // requests waiting for a free worker
   std::string message;
+  int starting = 0;            // workers being started or specialized for it
+  int queued = 0;              // requests waiting for a free worker
 };
 
 /// One revision placed on a driver.
@@ -143,9 +143,9 @@ class Driver {
   virtual std::string_view name() const = 0;
   /// Prepares an environment (pool: keeps `pool_size` generic workers warm). Idempotent; a
   /// changed spec replaces what was prepared. Deploy prepares its environment too.
-  virtual Status EnsureEnvironment(const EnvironmentSpec& environment) { return Status::Ok(); }
+  virtual Status EnsureEnvironment(const EnvironmentSpec& /*environment*/) { return Status::Ok(); }
   /// Releases what EnsureEnvironment prepared (deployed revisions keep running). Idempotent.
-  virtual Status RemoveEnvironment(std::string_view name) { return Status::Ok(); }
+  virtual Status RemoveEnvironment(std::string_view /*name*/) { return Status::Ok(); }
   /// Starts a build; returns at once. A second call with the same id returns the same build.
   virtual Result<BuildPtr> StartBuild(const BuildRequest& request) = 0;
   /// Finds a build started earlier (NotFound if the driver lost it, e.g. after a restart).
