@@ -260,6 +260,11 @@ void PoolCore::RunBuild(const std::shared_ptr<PoolBuild>& build) {
     }
   }
 
+  if (build->cancelled() || stopping_) {
+    build->Finish(BuildPhase::kFailed, "Cancelled", "build cancelled");
+    cleanup();
+    return;
+  }
   // The output is $TUNA_OUTPUT_DIR when the script put anything there, else the working dir.
   const fs::path& result_dir = IsEmptyDir(out) ? src : out;
   build->Log("archiving " + std::string(result_dir == out ? "$TUNA_OUTPUT_DIR" : "the working directory"));
