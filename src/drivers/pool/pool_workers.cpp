@@ -290,7 +290,6 @@ void PoolCore::StartReplicaTask(const RevisionPtr& revision) {
           worker = candidate;
         }
       }
-      RefillWarmLocked(it->second);
     }
   }
   Bury(graveyard);
@@ -318,6 +317,9 @@ void PoolCore::StartReplicaTask(const RevisionPtr& revision) {
       revision->replicas.push_back(worker);
     }
     revision->cv.notify_all();
+    // Refill the warm pool only now: a worker starting next to the specialization competes with
+    // it for the CPU and would slow the cold start it is meant to speed up.
+    if (auto it = environments_.find(env_name); it != environments_.end()) RefillWarmLocked(it->second);
   }
   Bury(graveyard);
 }
