@@ -87,7 +87,8 @@ struct ChildPlan {
   sigemptyset(&empty);
   ::sigprocmask(SIG_SETMASK, &empty, nullptr);
   for (const auto& [resource, value] : plan.rlimits) {
-    struct rlimit limit = {value, value};
+    // CPU: the soft limit sends SIGXCPU (a named cause); the hard one a second later, SIGKILL.
+    struct rlimit limit = {value, resource == RLIMIT_CPU ? value + 1 : value};
     if (::setrlimit(resource, &limit) != 0) ChildFail(plan.error_pipe, "setrlimit");
   }
   if (::chdir(plan.cwd.c_str()) != 0) ChildFail(plan.error_pipe, "chdir");

@@ -111,6 +111,33 @@ TEST_F(PoolBuildTest, TimeLimitKillsTheWholeGroup) {
   EXPECT_TRUE(left.empty()) << left.size() << " build processes survived the time limit";
 }
 
+TEST_F(PoolBuildTest, ResourceLimitsApply) {
+  MakeDriver();
+  Digest source = PutArchive({{"a", "a"}});
+  BuildRequest cpu = Request("ns/b10/uid", source, "while :; do :; done");
+  cpu.environment.limits.cpu_seconds = 1;
+  BuildRequest memory = Request("ns/b11/uid", source,
+                                testing::RealPython() + " -c 'x = bytearray(1024 * 1024 * 1024); print(\"allocated\")'");
+  memory.environment.limits.memory_bytes = 256 << 20;
+  BuildRequest file_size = Request("ns/b12/uid", source, "head -c 5000000 /dev/zero > big");
+  file_size.environment.limits.file_size_bytes = 1 << 20;
+  auto cpu_build = driver_->StartBuild(cpu);
+  auto memory_build = driver_->StartBuild(memory);
+  auto file_build = driver_->StartBuild(file_size);
+  ASSERT_TRUE(cpu_build.ok() && memory_build.ok() && file_build.ok());
+
+  BuildState state = WaitForBuild(*cpu_build);
+  EXPECT_EQ(state.phase, BuildPhase::kFailed);
+  EXPECT_EQ(state.reason, "CPULimitExceeded") << state.message;
+  state = WaitForBuild(*memory_build);
+  EXPECT_EQ(state.phase, BuildPhase::kFailed);
+  EXPECT_NE(state.log_tail.find("MemoryError"), std::string::npos) << state.log_tail;
+  EXPECT_EQ(state.log_tail.find("allocated"), std::string::npos) << state.log_tail;
+  state = WaitForBuild(*file_build);
+  EXPECT_EQ(state.phase, BuildPhase::kFailed);
+  EXPECT_EQ(state.reason, "FileSizeLimitExceeded") << state.message << "\n" << state.log_tail;
+}
+
 TEST_F(PoolBuildTest, CancelKillsARunningBuild) {
   MakeDriver();
   Digest source = PutArchive({{"a", "a"}});

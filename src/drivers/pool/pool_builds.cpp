@@ -246,15 +246,23 @@ void PoolCore::RunBuild(const std::shared_ptr<PoolBuild>& build) {
       return;
     }
     if (!exit->success()) {
+      // bash and bubblewrap's init report a child killed by signal N as exit code 128+N.
+      int signal = exit->signal;
+      std::string detail;
+      if (signal == 0 && exit->exit_code > 128 && exit->exit_code < 128 + NSIG) {
+        signal = exit->exit_code - 128;
+        const char* name = ::strsignal(signal);
+        detail = " (a process was killed by signal " + std::to_string(signal) + (name ? std::string(": ") + name : "") + ")";
+      }
       std::string reason = "ExitCode";
-      if (exit->signal == SIGXCPU) {
+      if (signal == SIGXCPU) {
         reason = "CPULimitExceeded";
-      } else if (exit->signal == SIGXFSZ) {
+      } else if (signal == SIGXFSZ) {
         reason = "FileSizeLimitExceeded";
       } else if (exit->signal != 0) {
         reason = "Killed";
       }
-      build->Finish(BuildPhase::kFailed, reason, "build script failed: " + exit->ToString());
+      build->Finish(BuildPhase::kFailed, reason, "build script failed: " + exit->ToString() + detail);
       cleanup();
       return;
     }
