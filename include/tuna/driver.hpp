@@ -184,6 +184,9 @@ struct PoolDriverOptions {
   int manager_threads = 2;              // threads starting and specializing workers
   std::chrono::milliseconds worker_start_timeout{30000};   // start + healthy + specialized
   std::chrono::milliseconds maintenance_interval{250};     // crash detection, idle reaping, refill
+  /// Hidden from builds and workers under bubblewrap, like the work dir itself: the server's data
+  /// directory (store, keys), the artifact store's directory.
+  std::vector<std::filesystem::path> hidden_paths;
 };
 
 /// The local warm process pool.

@@ -199,6 +199,20 @@ TEST_F(PoolBuildTest, SandboxBlocksWritesOutsideAndNetwork) {
   std::string home_probe = std::string(std::getenv("HOME") ? std::getenv("HOME") : "/root") +
                            "/tuna_build_probe_" + std::to_string(::getpid());
 
+  // Outside /tmp (which is private in the sandbox anyway): one hidden directory, one not.
+  fs::path outside = "/var/tmp/tuna_pool_test_" + std::to_string(::getpid()) + "_" + dir_.path().filename().string();
+  fs::create_directories(outside / "secrets");
+  fs::create_directories(outside / "public");
+  std::ofstream(outside / "secrets" / "key") << "s3cret";
+  std::ofstream(outside / "public" / "note") << "visible-note";
+  struct Cleanup {
+    fs::path path;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } cleanup{outside};
+  options_.hidden_paths = {outside / "secrets", "/nonexistent/is/skipped"};
   MakeDriver();
   Digest source = PutArchive({{"a", "a"}});
   std::string python = testing::RealPython();
@@ -211,6 +225,8 @@ TEST_F(PoolBuildTest, SandboxBlocksWritesOutsideAndNetwork) {
       "), timeout=3)\"; then echo PY_CONNECTED; fi\n"
       "if echo hi > /dev/tcp/127.0.0.1/" + port + "; then echo BASH_CONNECTED; fi\n"
       "echo x > inside && echo INSIDE_WRITTEN\n"
+      "cat " + (outside / "secrets" / "key").string() + "\n"
+      "cat " + (outside / "public" / "note").string() + "\n"
       "echo DONE\n"));
   ASSERT_TRUE(build.ok());
   BuildState state = WaitForBuild(*build);
@@ -220,6 +236,8 @@ TEST_F(PoolBuildTest, SandboxBlocksWritesOutsideAndNetwork) {
     EXPECT_EQ(state.log_tail.find(marker), std::string::npos) << marker << "\n" << state.log_tail;
   }
   EXPECT_NE(state.log_tail.find("INSIDE_WRITTEN"), std::string::npos) << state.log_tail;
+  EXPECT_EQ(state.log_tail.find("s3cret"), std::string::npos) << state.log_tail;
+  EXPECT_NE(state.log_tail.find("visible-note"), std::string::npos) << state.log_tail;
   EXPECT_NE(state.log_tail.find("DONE"), std::string::npos) << state.log_tail;
   EXPECT_FALSE(fs::exists("/etc/tuna_build_probe"));
   EXPECT_FALSE(fs::exists(home_probe));

@@ -213,7 +213,7 @@ void PoolCore::RunBuild(const std::shared_ptr<PoolBuild>& build) {
     if (use_bwrap_) {
       // The work dir (other builds, workers, the log) is hidden; only this build's sandbox is writable.
       spec.bwrap = {.enabled = true, .bwrap = options_.bwrap_path, .share_network = options_.build_network,
-                    .hidden = {options_.work_dir}, .read_only = {}, .writable = {sandbox_dir}};
+                    .hidden = HiddenPaths(), .read_only = {}, .writable = {sandbox_dir}};
     }
     build->Log("running the build script of environment " + env.name + " (time limit " +
                FormatSeconds(request.time_limit) + (use_bwrap_ ? ", bubblewrap" : ", no bubblewrap") + ")");

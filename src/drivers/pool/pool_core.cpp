@@ -146,6 +146,17 @@ Result<std::unique_ptr<TrackedProcess>> PoolCore::SpawnTracked(const sandbox::Pr
   return std::make_unique<TrackedProcess>(std::move(process), registry_);
 }
 
+std::vector<fs::path> PoolCore::HiddenPaths() const {
+  std::vector<fs::path> hidden;
+  std::error_code ec;
+  for (const auto& path : options_.hidden_paths) {
+    // bwrap cannot create a mount point for a missing path on the read-only root.
+    if (path.is_absolute() && fs::exists(path, ec)) hidden.push_back(path);
+  }
+  hidden.push_back(options_.work_dir);
+  return hidden;
+}
+
 std::map<std::string, std::string> PoolCore::BaseEnv(const fs::path& home) const {
   return {
       {"PATH", "/usr/local/bin:/usr/bin:/bin"},

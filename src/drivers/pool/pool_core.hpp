@@ -184,6 +184,9 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   /// Base environment for every child: PATH, LANG, HOME, TMPDIR, the work-dir marker.
   std::map<std::string, std::string> BaseEnv(const std::filesystem::path& home) const;
   bool stopping() const { return stopping_.load(); }
+  /// What bubblewrap covers with an empty tmpfs: the options' hidden paths that exist, then the
+  /// work dir (children get their own directories bound back in).
+  std::vector<std::filesystem::path> HiddenPaths() const;
 
  private:
   explicit PoolCore(PoolDriverOptions options) : options_(std::move(options)) {}

@@ -49,7 +49,7 @@ Status PoolCore::EnsureStdioStarted(const RevisionPtr& revision, StdioServer& se
   spec.limits = WorkerLimits(request.environment.limits);
   if (use_bwrap_) {
     spec.bwrap = {.enabled = true, .bwrap = options_.bwrap_path, .share_network = true,
-                  .hidden = {options_.work_dir}, .read_only = {}, .writable = {revision->home}};
+                  .hidden = HiddenPaths(), .read_only = {}, .writable = {revision->home}};
     if (!revision->artifact_dir.empty()) spec.bwrap.read_only.push_back(revision->artifact_dir);
   }
   std::unique_ptr<TrackedProcess> started;

@@ -211,7 +211,7 @@ Result<WorkerPtr> PoolCore::StartGenericWorker(const EnvironmentSpec& spec) {
   process_spec.limits = WorkerLimits(spec.limits);
   if (use_bwrap_) {
     process_spec.bwrap = {.enabled = true, .bwrap = options_.bwrap_path, .share_network = true,
-                          .hidden = {options_.work_dir}, .read_only = {options_.work_dir / "artifacts"},
+                          .hidden = HiddenPaths(), .read_only = {options_.work_dir / "artifacts"},
                           .writable = {worker->dir}};
   }
   TUNA_ASSIGN_OR_RETURN(worker->process, SpawnTracked(process_spec));
