@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,8 +30,8 @@ struct ResourceLimits {
 struct EnvironmentSpec {
   std::string name;            // AgentEnvironment name
   std::string runtime;         // e.g. "python3.11", "process"
-  std::string build_script;    // shell script run in the snapshot directory
-  std::string run_command;     // how a worker starts the built artifact (see docs/drivers.md)
+  std::string build_script;    // bash script run in the snapshot directory (see docs/drivers.md)
+  std::string run_command;     // shell command starting a generic worker (worker protocol, docs/drivers.md)
   int pool_size = 1;           // warm generic workers kept ready
   std::chrono::seconds idle_timeout{300};
   ResourceLimits limits;
@@ -91,9 +92,11 @@ struct DeployRequest {
 
 struct DeploymentState {
   bool ready = false;
-  int replicas = 0;
-  int busy = 0;
+  int replicas = 0;            // workers serving the revision
+  int busy = 0;                // requests in flight
   std::string message;
+  int starting = 0;            // workers being started or specialized for it
+  int queued = 0;              // requests waiting for a free worker
 };
 
 /// One revision placed on a driver.
@@ -138,6 +141,11 @@ class Driver {
  public:
   virtual ~Driver() = default;
   virtual std::string_view name() const = 0;
+  /// Prepares an environment (pool: keeps `pool_size` generic workers warm). Idempotent; a
+  /// changed spec replaces what was prepared. Deploy prepares its environment too.
+  virtual Status EnsureEnvironment(const EnvironmentSpec& /*environment*/) { return Status::Ok(); }
+  /// Releases what EnsureEnvironment prepared (deployed revisions keep running). Idempotent.
+  virtual Status RemoveEnvironment(std::string_view /*name*/) { return Status::Ok(); }
   /// Starts a build; returns at once. A second call with the same id returns the same build.
   virtual Result<BuildPtr> StartBuild(const BuildRequest& request) = 0;
   /// Finds a build started earlier (NotFound if the driver lost it, e.g. after a restart).
@@ -166,11 +174,19 @@ class DriverRegistry {
 };
 
 struct PoolDriverOptions {
-  std::filesystem::path work_dir;       // builds/, revisions/, sockets/ live here
-  ArtifactStore* artifacts = nullptr;   // not owned; required
-  bool use_bubblewrap = true;           // when /usr/bin/bwrap exists
+  std::filesystem::path work_dir;       // builds/, workers/, artifacts/ live here (created)
+  ArtifactStore* artifacts = nullptr;   // not owned; required; must outlive the driver
+  bool use_bubblewrap = true;           // when `bwrap_path` exists
+  std::filesystem::path bwrap_path = "/usr/bin/bwrap";
+  bool build_network = false;           // builds get no network unless set (workers always do)
   int max_concurrent_builds = 2;
   std::size_t log_tail_lines = 40;
+  int manager_threads = 2;              // threads starting and specializing workers
+  std::chrono::milliseconds worker_start_timeout{30000};   // start + healthy + specialized
+  std::chrono::milliseconds maintenance_interval{250};     // crash detection, idle reaping, refill
+  /// Hidden from builds and workers under bubblewrap, like the work dir itself: the server's data
+  /// directory (store, keys), the artifact store's directory.
+  std::vector<std::filesystem::path> hidden_paths;
 };
 
 /// The local warm process pool.
