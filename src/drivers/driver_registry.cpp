@@ -2,12 +2,12 @@
 
 namespace tuna {
 
-std::string_view BuildPhaseName(BuildPhase phase) {
+std::string_view BuildJobPhaseName(BuildJobPhase phase) {
   switch (phase) {
-    case BuildPhase::kPending: return "Pending";
-    case BuildPhase::kRunning: return "Running";
-    case BuildPhase::kSucceeded: return "Succeeded";
-    case BuildPhase::kFailed: return "Failed";
+    case BuildJobPhase::kPending: return "Pending";
+    case BuildJobPhase::kRunning: return "Running";
+    case BuildJobPhase::kSucceeded: return "Succeeded";
+    case BuildJobPhase::kFailed: return "Failed";
   }
   return "Unknown";
 }

@@ -47,7 +47,7 @@ TEST_F(PoolBuildTest, SucceedsAndArchivesTheOutputDir) {
                                            "echo built > \"$TUNA_OUTPUT_DIR/marker\"\n"));
   ASSERT_TRUE(build.ok()) << build.status().ToString();
   BuildState state = WaitForBuild(*build);
-  ASSERT_EQ(state.phase, BuildPhase::kSucceeded) << state.reason << ": " << state.message << "\n" << state.log_tail;
+  ASSERT_EQ(state.phase, BuildJobPhase::kSucceeded) << state.reason << ": " << state.message << "\n" << state.log_tail;
   EXPECT_TRUE(IsValidDigest(state.artifact));
   EXPECT_NE(state.log_tail.find("building in"), std::string::npos) << state.log_tail;
   auto files = Extract(state.artifact);
@@ -66,7 +66,7 @@ TEST_F(PoolBuildTest, SucceedsAndArchivesTheOutputDir) {
   EXPECT_EQ(again->get(), build->get());
   EXPECT_EQ(driver_->FindBuild("ns/b1/uid1").value_or(nullptr).get(), build->get());
   EXPECT_EQ(driver_->FindBuild("ns/none/x").status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(BuildPhaseName(state.phase), "Succeeded");
+  EXPECT_EQ(BuildJobPhaseName(state.phase), "Succeeded");
 }
 
 TEST_F(PoolBuildTest, WithoutOutputDirArchivesTheWorkingDir) {
@@ -75,7 +75,7 @@ TEST_F(PoolBuildTest, WithoutOutputDirArchivesTheWorkingDir) {
   auto build = driver_->StartBuild(Request("ns/b2/uid", source, "echo generated > generated.txt"));
   ASSERT_TRUE(build.ok());
   BuildState state = WaitForBuild(*build);
-  ASSERT_EQ(state.phase, BuildPhase::kSucceeded) << state.message << "\n" << state.log_tail;
+  ASSERT_EQ(state.phase, BuildJobPhase::kSucceeded) << state.message << "\n" << state.log_tail;
   EXPECT_EQ(Extract(state.artifact),
             (std::map<std::string, std::string>{{"app.py", "x = 1"}, {"generated.txt", "generated\n"}}));
 }
@@ -87,7 +87,7 @@ TEST_F(PoolBuildTest, NonZeroExitFailsWithLogTail) {
       Request("ns/b3/uid", source, "echo step one\necho 'compile error: boom' >&2\nexit 3\necho never"));
   ASSERT_TRUE(build.ok());
   BuildState state = WaitForBuild(*build);
-  EXPECT_EQ(state.phase, BuildPhase::kFailed);
+  EXPECT_EQ(state.phase, BuildJobPhase::kFailed);
   EXPECT_EQ(state.reason, "ExitCode");
   EXPECT_NE(state.message.find("exit code 3"), std::string::npos) << state.message;
   EXPECT_NE(state.log_tail.find("compile error: boom"), std::string::npos) << state.log_tail;
@@ -103,7 +103,7 @@ TEST_F(PoolBuildTest, TimeLimitKillsTheWholeGroup) {
   auto build = driver_->StartBuild(request);
   ASSERT_TRUE(build.ok());
   BuildState state = WaitForBuild(*build);
-  EXPECT_EQ(state.phase, BuildPhase::kFailed);
+  EXPECT_EQ(state.phase, BuildJobPhase::kFailed);
   EXPECT_EQ(state.reason, "DeadlineExceeded");
   EXPECT_NE(state.message.find("time limit of 1s"), std::string::npos) << state.message;
   // No sleep of the build survives: every process the driver starts carries its marker.
@@ -127,14 +127,14 @@ TEST_F(PoolBuildTest, ResourceLimitsApply) {
   ASSERT_TRUE(cpu_build.ok() && memory_build.ok() && file_build.ok());
 
   BuildState state = WaitForBuild(*cpu_build);
-  EXPECT_EQ(state.phase, BuildPhase::kFailed);
+  EXPECT_EQ(state.phase, BuildJobPhase::kFailed);
   EXPECT_EQ(state.reason, "CPULimitExceeded") << state.message;
   state = WaitForBuild(*memory_build);
-  EXPECT_EQ(state.phase, BuildPhase::kFailed);
+  EXPECT_EQ(state.phase, BuildJobPhase::kFailed);
   EXPECT_NE(state.log_tail.find("MemoryError"), std::string::npos) << state.log_tail;
   EXPECT_EQ(state.log_tail.find("allocated"), std::string::npos) << state.log_tail;
   state = WaitForBuild(*file_build);
-  EXPECT_EQ(state.phase, BuildPhase::kFailed);
+  EXPECT_EQ(state.phase, BuildJobPhase::kFailed);
   EXPECT_EQ(state.reason, "FileSizeLimitExceeded") << state.message << "\n" << state.log_tail;
 }
 
@@ -146,7 +146,7 @@ TEST_F(PoolBuildTest, CancelKillsARunningBuild) {
   ASSERT_TRUE(testing::Eventually([&] { return (*build)->State().log_tail.find("running\n") != std::string::npos; }));
   EXPECT_TRUE((*build)->Cancel().ok());
   BuildState state = WaitForBuild(*build);
-  EXPECT_EQ(state.phase, BuildPhase::kFailed);
+  EXPECT_EQ(state.phase, BuildJobPhase::kFailed);
   EXPECT_EQ(state.reason, "Cancelled");
   EXPECT_TRUE((*build)->Cancel().ok());  // idempotent on a finished build
   EXPECT_TRUE(testing::WaitUntilGone([&] { return testing::ProcessesWithEnv(core().marker()); }).empty());
@@ -166,7 +166,7 @@ TEST_F(PoolBuildTest, MaliciousSourceIsRefused) {
   auto build = driver_->StartBuild(Request("ns/b6/uid", *source, "echo should-not-run"));
   ASSERT_TRUE(build.ok());
   BuildState state = WaitForBuild(*build);
-  EXPECT_EQ(state.phase, BuildPhase::kFailed);
+  EXPECT_EQ(state.phase, BuildJobPhase::kFailed);
   EXPECT_EQ(state.reason, "InvalidSource");
   EXPECT_NE(state.message.find("unsafe archive entry '../x'"), std::string::npos) << state.message;
   EXPECT_EQ(state.log_tail.find("should-not-run"), std::string::npos);
@@ -177,7 +177,7 @@ TEST_F(PoolBuildTest, MissingSourceAndBadRequests) {
   auto build = driver_->StartBuild(Request("ns/b7/uid", Sha256Bytes("not stored"), "true"));
   ASSERT_TRUE(build.ok());
   BuildState state = WaitForBuild(*build);
-  EXPECT_EQ(state.phase, BuildPhase::kFailed);
+  EXPECT_EQ(state.phase, BuildJobPhase::kFailed);
   EXPECT_EQ(state.reason, "SourceUnavailable");
   EXPECT_EQ(driver_->StartBuild(Request("", Sha256Bytes("x"), "true")).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(driver_->StartBuild(Request("ns/b8/uid", "sha256:nope", "true")).status().code(),
@@ -230,7 +230,7 @@ TEST_F(PoolBuildTest, SandboxBlocksWritesOutsideAndNetwork) {
       "echo DONE\n"));
   ASSERT_TRUE(build.ok());
   BuildState state = WaitForBuild(*build);
-  EXPECT_EQ(state.phase, BuildPhase::kSucceeded) << state.message << "\n" << state.log_tail;
+  EXPECT_EQ(state.phase, BuildJobPhase::kSucceeded) << state.message << "\n" << state.log_tail;
   // The write to the test's directory lands in the sandbox's private /tmp, never on the host.
   for (const char* marker : {"ETC_WRITTEN", "HOME_WRITTEN", "PY_CONNECTED", "BASH_CONNECTED"}) {
     EXPECT_EQ(state.log_tail.find(marker), std::string::npos) << marker << "\n" << state.log_tail;

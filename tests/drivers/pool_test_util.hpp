@@ -56,7 +56,7 @@ inline EnvironmentSpec PythonEnvironment(int pool_size = 1, std::chrono::seconds
   return env;
 }
 
-inline bool IsTerminal(BuildPhase phase) { return phase == BuildPhase::kSucceeded || phase == BuildPhase::kFailed; }
+inline bool IsTerminal(BuildJobPhase phase) { return phase == BuildJobPhase::kSucceeded || phase == BuildJobPhase::kFailed; }
 
 /// Polls `condition` every 10 ms until true or `limit` (generous: not a timing assertion).
 template <typename Condition>

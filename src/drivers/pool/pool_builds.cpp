@@ -67,10 +67,10 @@ Result<std::string> PoolBuild::ReadLog(std::size_t offset) {
 
 Status PoolBuild::Cancel() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (state_.phase == BuildPhase::kSucceeded || state_.phase == BuildPhase::kFailed) return Status::Ok();
+  if (state_.phase == BuildJobPhase::kSucceeded || state_.phase == BuildJobPhase::kFailed) return Status::Ok();
   cancel_requested_ = true;
-  if (state_.phase == BuildPhase::kPending) {
-    state_.phase = BuildPhase::kFailed;
+  if (state_.phase == BuildJobPhase::kPending) {
+    state_.phase = BuildJobPhase::kFailed;
     state_.reason = "Cancelled";
     state_.message = "build cancelled before it started";
     state_.completion_time = std::chrono::system_clock::now();
@@ -91,16 +91,16 @@ void PoolBuild::Log(const std::string& line) {
 
 bool PoolBuild::MarkRunning() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (cancel_requested_ || state_.phase != BuildPhase::kPending) return false;
-  state_.phase = BuildPhase::kRunning;
+  if (cancel_requested_ || state_.phase != BuildJobPhase::kPending) return false;
+  state_.phase = BuildJobPhase::kRunning;
   state_.start_time = std::chrono::system_clock::now();
   return true;
 }
 
-void PoolBuild::Finish(BuildPhase phase, std::string reason, std::string message, Digest artifact) {
-  Log(phase == BuildPhase::kSucceeded ? "build succeeded: " + message : "build failed (" + reason + "): " + message);
+void PoolBuild::Finish(BuildJobPhase phase, std::string reason, std::string message, Digest artifact) {
+  Log(phase == BuildJobPhase::kSucceeded ? "build succeeded: " + message : "build failed (" + reason + "): " + message);
   std::lock_guard<std::mutex> lock(mu_);
-  if (state_.phase == BuildPhase::kSucceeded || state_.phase == BuildPhase::kFailed) return;
+  if (state_.phase == BuildJobPhase::kSucceeded || state_.phase == BuildJobPhase::kFailed) return;
   state_.phase = phase;
   state_.reason = std::move(reason);
   state_.message = std::move(message);
@@ -141,7 +141,7 @@ Result<BuildPtr> PoolCore::StartBuild(const BuildRequest& request) {
   }
   build->Log("build " + request.id + " queued");
   if (!build_tasks_->Post([this, build] { RunBuild(build); })) {
-    build->Finish(BuildPhase::kFailed, "Cancelled", "pool driver is shutting down");
+    build->Finish(BuildJobPhase::kFailed, "Cancelled", "pool driver is shutting down");
   }
   return BuildPtr(build);
 }
@@ -156,7 +156,7 @@ Result<BuildPtr> PoolCore::FindBuild(const std::string& id) {
 void PoolCore::RunBuild(const std::shared_ptr<PoolBuild>& build) {
   if (!build->MarkRunning()) return;
   if (stopping_) {
-    build->Finish(BuildPhase::kFailed, "Cancelled", "pool driver is shutting down");
+    build->Finish(BuildJobPhase::kFailed, "Cancelled", "pool driver is shutting down");
     return;
   }
   const BuildRequest& request = build->request();
@@ -176,18 +176,18 @@ void PoolCore::RunBuild(const std::shared_ptr<PoolBuild>& build) {
   std::error_code ec;
   for (const auto& d : {src, out, home}) fs::create_directories(d, ec);
   if (ec) {
-    build->Finish(BuildPhase::kFailed, "InternalError", "create build directories: " + ec.message());
+    build->Finish(BuildJobPhase::kFailed, "InternalError", "create build directories: " + ec.message());
     return;
   }
 
   build->Log("fetching source " + request.source);
   if (Status s = options_.artifacts->Fetch(request.source, archive); !s.ok()) {
-    build->Finish(BuildPhase::kFailed, "SourceUnavailable", s.ToString());
+    build->Finish(BuildJobPhase::kFailed, "SourceUnavailable", s.ToString());
     cleanup();
     return;
   }
   if (Status s = artifacts::ExtractSafely(archive, src); !s.ok()) {
-    build->Finish(BuildPhase::kFailed, "InvalidSource", "source archive refused: " + s.message());
+    build->Finish(BuildJobPhase::kFailed, "InvalidSource", "source archive refused: " + s.message());
     cleanup();
     return;
   }
@@ -219,7 +219,7 @@ void PoolCore::RunBuild(const std::shared_ptr<PoolBuild>& build) {
                FormatSeconds(request.time_limit) + (use_bwrap_ ? ", bubblewrap" : ", no bubblewrap") + ")");
     auto process = SpawnTracked(spec);
     if (!process.ok()) {
-      build->Finish(BuildPhase::kFailed, "StartError", "cannot start the build script: " + process.status().message());
+      build->Finish(BuildJobPhase::kFailed, "StartError", "cannot start the build script: " + process.status().message());
       cleanup();
       return;
     }
@@ -234,12 +234,12 @@ void PoolCore::RunBuild(const std::shared_ptr<PoolBuild>& build) {
     build->SetProcess(nullptr);
     process->reset();  // kills whatever is left of the group
     if (build->cancelled()) {
-      build->Finish(BuildPhase::kFailed, "Cancelled", "build cancelled; its processes were killed");
+      build->Finish(BuildJobPhase::kFailed, "Cancelled", "build cancelled; its processes were killed");
       cleanup();
       return;
     }
     if (timed_out) {
-      build->Finish(BuildPhase::kFailed, "DeadlineExceeded",
+      build->Finish(BuildJobPhase::kFailed, "DeadlineExceeded",
                     "build exceeded its time limit of " + FormatSeconds(request.time_limit) +
                         "; its process group was killed");
       cleanup();
@@ -262,14 +262,14 @@ void PoolCore::RunBuild(const std::shared_ptr<PoolBuild>& build) {
       } else if (exit->signal != 0) {
         reason = "Killed";
       }
-      build->Finish(BuildPhase::kFailed, reason, "build script failed: " + exit->ToString() + detail);
+      build->Finish(BuildJobPhase::kFailed, reason, "build script failed: " + exit->ToString() + detail);
       cleanup();
       return;
     }
   }
 
   if (build->cancelled() || stopping_) {
-    build->Finish(BuildPhase::kFailed, "Cancelled", "build cancelled");
+    build->Finish(BuildJobPhase::kFailed, "Cancelled", "build cancelled");
     cleanup();
     return;
   }
@@ -277,17 +277,17 @@ void PoolCore::RunBuild(const std::shared_ptr<PoolBuild>& build) {
   const fs::path& result_dir = IsEmptyDir(out) ? src : out;
   build->Log("archiving " + std::string(result_dir == out ? "$TUNA_OUTPUT_DIR" : "the working directory"));
   if (Status s = artifacts::CreateTarGz(result_dir, output); !s.ok()) {
-    build->Finish(BuildPhase::kFailed, "ArtifactError", "archive the output: " + s.message());
+    build->Finish(BuildJobPhase::kFailed, "ArtifactError", "archive the output: " + s.message());
     cleanup();
     return;
   }
   auto digest = options_.artifacts->Put(output);
   if (!digest.ok()) {
-    build->Finish(BuildPhase::kFailed, "ArtifactError", "store the output: " + digest.status().message());
+    build->Finish(BuildJobPhase::kFailed, "ArtifactError", "store the output: " + digest.status().message());
     cleanup();
     return;
   }
-  build->Finish(BuildPhase::kSucceeded, "", "artifact " + *digest, *digest);
+  build->Finish(BuildJobPhase::kSucceeded, "", "artifact " + *digest, *digest);
   cleanup();
 }
 

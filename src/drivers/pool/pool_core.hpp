@@ -249,7 +249,7 @@ class PoolBuild final : public Build {
   void Log(const std::string& line);
   /// Moves to Running unless cancelled; false if the build must not run.
   bool MarkRunning();
-  void Finish(BuildPhase phase, std::string reason, std::string message, Digest artifact = {});
+  void Finish(BuildJobPhase phase, std::string reason, std::string message, Digest artifact = {});
   /// Registers the running script (nullptr when it ended); kills it at once if cancelled.
   void SetProcess(sandbox::Process* process);
   bool cancelled();
