@@ -200,6 +200,7 @@ int main(int argc, char** argv) {
   std::vector<Target> targets;
   for (std::string kind : {"memory", "sqlite"}) {
     tuna::ServerOptions o;
+    o.run_controllers = false;
     o.listen = "127.0.0.1:0";
     o.admin_token = kToken;
     o.data_dir = (tmp / kind).string();

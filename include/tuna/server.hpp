@@ -32,6 +32,14 @@ struct ServerOptions {
   /// Wait() also returns (after stopping the server) on SIGINT/SIGTERM. Off by default: an
   /// embedding program usually owns its signals.
   bool install_signal_handlers = false;
+  /// Runs the build/deploy controllers with the local pool driver (off: API only).
+  bool run_controllers = true;
+  /// Artifact store directory; default <data_dir>/artifacts.
+  std::string artifacts_dir;
+  /// Pool driver work directory; default <data_dir>/pool.
+  std::string pool_dir;
+  /// Sandbox builds and workers with bubblewrap when /usr/bin/bwrap exists.
+  bool use_bubblewrap = true;
 };
 
 class Server {

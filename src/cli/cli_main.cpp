@@ -28,15 +28,18 @@ const FlagSpec kHelpFlag{"help", 'h', false, "", "show this help"};
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"server", "Run the tuna server until Ctrl-C (SIGINT) or SIGTERM",
-       "tuna server [--data-dir DIR] [--listen HOST:PORT] [--log-level LEVEL]",
-       "Serves the REST API with a SQLite store in DIR. On start it prints\n"
+       "tuna server [--data-dir DIR] [--listen HOST:PORT] [--log-level LEVEL] [--api-only] [--no-bubblewrap]",
+       "Serves the REST API with a SQLite store in DIR and runs the build/deploy controllers on the\n"
+       "local pool driver (builds and workers under DIR/pool, archives in DIR/artifacts). On start it prints\n"
        "  tuna server listening on http://HOST:PORT\n"
        "and the path of the admin token file. When no client config exists yet, it writes\n"
        "~/.config/tuna/config.yaml (server and token-file) so `tuna` commands on this machine work\n"
        "right away; an existing config is never changed.\n",
        {{"data-dir", 0, true, "DIR", "data directory: database, admin token (default ./tuna-data)"},
         {"listen", 0, true, "HOST:PORT", "address to listen on; port 0 picks a free port (default 127.0.0.1:7070)"},
-        {"log-level", 0, true, "LEVEL", "trace, debug, info, warn, error, critical or off (default info)"}},
+        {"log-level", 0, true, "LEVEL", "trace, debug, info, warn, error, critical or off (default info)"},
+        {"api-only", 0, false, "", "serve the API only: no controllers, no pool driver"},
+        {"no-bubblewrap", 0, false, "", "do not sandbox builds and workers with bubblewrap (rlimits still apply)"}},
        false, &RunServer},
       {"apply", "Create or update objects from manifests", "tuna apply -f FILE|DIR|- [-n NS] [--dry-run]",
        "Each document is created, or updated when it exists (printed as created, configured or\n"

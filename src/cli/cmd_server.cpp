@@ -23,6 +23,8 @@ int RunServer(CommandContext& ctx) {
   ServerOptions options;
   if (ctx.args.Has("data-dir")) options.data_dir = ctx.args.Value("data-dir");
   if (ctx.args.Has("listen")) options.listen = ctx.args.Value("listen");
+  if (ctx.args.Has("api-only")) options.run_controllers = false;
+  if (ctx.args.Has("no-bubblewrap")) options.use_bubblewrap = false;
   std::string level = ctx.args.Value("log-level", "info");
   auto parsed_level = spdlog::level::from_str(level);
   if (parsed_level == spdlog::level::off && level != "off") {

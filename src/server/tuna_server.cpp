@@ -26,6 +26,8 @@
 #include "core/metrics.hpp"
 #include "net/http_server.hpp"
 #include "net/status_response.hpp"
+#include "server/workload_routes.hpp"
+#include "controllers/workloads.hpp"
 #include "tuna/version.hpp"
 
 namespace tuna {
@@ -112,8 +114,10 @@ extern "C" void OnStopSignal(int) {
 
 class TunaServer final : public Server {
  public:
-  TunaServer(ServerOptions options, std::shared_ptr<Store> store, std::string token, net::ListenAddress listen)
-      : options_(std::move(options)), store_(std::move(store)), token_(std::move(token)), listen_(std::move(listen)) {
+  TunaServer(ServerOptions options, std::shared_ptr<Store> store, std::string token, net::ListenAddress listen,
+             ArtifactStorePtr artifacts)
+      : options_(std::move(options)), store_(std::move(store)), token_(std::move(token)), listen_(std::move(listen)),
+        artifacts_(std::move(artifacts)) {
     registry_.AddGaugeCallback("tuna_store_objects", "Objects in the store.",
                                [s = store_] { return static_cast<double>(s->Stats().objects); });
     registry_.AddGaugeCallback("tuna_store_revision", "The store's current revision.",
@@ -143,10 +147,32 @@ class TunaServer final : public Server {
 
   ~TunaServer() override { Stop(); }
 
+  // The build/deploy pipeline: pool driver + controllers (separate from the constructor: fallible).
+  Status MakePipeline() {
+    if (!options_.run_controllers) return {};
+    fs::path data(options_.data_dir);
+    PoolDriverOptions pool;
+    pool.work_dir = options_.pool_dir.empty() ? data / "pool" : fs::path(options_.pool_dir);
+    pool.artifacts = artifacts_.get();
+    pool.use_bubblewrap = options_.use_bubblewrap;
+    pool.hidden_paths = {data};
+    auto driver = MakePoolDriver(std::move(pool));
+    if (!driver.ok()) return driver.status().WithContext("start the pool driver");
+    TUNA_RETURN_IF_ERROR(drivers_.Register(std::move(*driver)));
+    controllers::ControllerContext ctx;
+    ctx.store = store_.get();
+    ctx.drivers = &drivers_;
+    ctx.artifacts = artifacts_.get();
+    TUNA_ASSIGN_OR_RETURN(controllers_, controllers::WorkloadControllers::Make(ctx));
+    routes_ = std::make_unique<server::WorkloadRoutes>(*store_, *artifacts_, drivers_, controllers_.get());
+    return {};
+  }
+
   Status Start() override {
     std::lock_guard lock(mu_);
     if (started_) return FailedPrecondition("server already started");
     if (stopped_) return FailedPrecondition("server was stopped");
+    if (controllers_) TUNA_RETURN_IF_ERROR(controllers_->Start());
     TUNA_RETURN_IF_ERROR(http_->Start(listen_.host, listen_.port));
     started_ = true;
     if (options_.install_signal_handlers) InstallSignals();
@@ -168,6 +194,8 @@ class TunaServer final : public Server {
     // Concurrent callers wait inside call_once for the first, so Stop() returning means stopped.
     std::call_once(stop_once_, [this] {
       http_->Stop();
+      if (controllers_) controllers_->Stop();
+      drivers_.ShutdownAll();
       RemoveSignals();
       std::lock_guard lock(mu_);
       stopped_ = true;
@@ -223,6 +251,14 @@ class TunaServer final : public Server {
       }
       r.route = "/version";
       return r;
+    }
+    if (routes_ && (path.rfind("/artifacts", 0) == 0 || path.rfind("/apis/", 0) == 0)) {
+      Status auth = api_->Authenticate(req);
+      if (auth.ok()) {
+        if (auto r = routes_->Handle(req)) return std::move(*r);
+      } else if (path.rfind("/artifacts", 0) == 0) {
+        return net::StatusResponse(auth, req.request_id);
+      }
     }
     if (path == "/apis" || path.rfind("/apis/", 0) == 0) return api_->Handle(req);
     auto r = net::StatusResponse(NotFound("no such path " + path.substr(0, 200)), req.request_id);
@@ -288,6 +324,10 @@ class TunaServer final : public Server {
   net::ListenAddress listen_;
   metrics::Registry registry_;
   std::unique_ptr<api::ApiHandler> api_;
+  ArtifactStorePtr artifacts_;
+  DriverRegistry drivers_;
+  std::unique_ptr<controllers::WorkloadControllers> controllers_;
+  std::unique_ptr<server::WorkloadRoutes> routes_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool started_ = false;
@@ -323,7 +363,17 @@ Result<std::unique_ptr<Server>> Server::Make(ServerOptions options) {
       if (!opened.ok()) return opened.status().WithContext("open store " + so.path);
       store = std::shared_ptr<Store>(std::move(*opened));
     }
-    return std::unique_ptr<Server>(new TunaServer(std::move(options), std::move(store), std::move(token), std::move(listen)));
+    ArtifactStorePtr artifacts;
+    if (options.run_controllers) {
+      fs::path adir = options.artifacts_dir.empty() ? dir / "artifacts" : fs::path(options.artifacts_dir);
+      auto made = MakeLocalArtifactStore({adir});
+      if (!made.ok()) return made.status().WithContext("open artifact store " + adir.string());
+      artifacts = std::move(*made);
+    }
+    auto server = std::make_unique<TunaServer>(std::move(options), std::move(store), std::move(token), std::move(listen),
+                                               std::move(artifacts));
+    TUNA_RETURN_IF_ERROR(server->MakePipeline());
+    return std::unique_ptr<Server>(std::move(server));
   } catch (const std::exception& e) {
     return Internal(std::string("server: ") + e.what());
   }

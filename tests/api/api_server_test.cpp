@@ -69,6 +69,7 @@ class ApiTest : public ::testing::Test {
     so.event_window = event_window;
     store_ = std::shared_ptr<Store>(MakeMemoryStore(so));
     options.store = store_;
+    options.run_controllers = false;  // API only: these tests exercise the REST surface
     options.admin_token = kToken;
     options.listen = "127.0.0.1:0";
     auto made = Server::Make(std::move(options));
@@ -376,6 +377,7 @@ TEST_F(ApiTest, ListSelectorAndPaging) {
 
 TEST_F(ApiTest, ConcurrentConflictingPutsOneWinnerPerVersion) {
   ServerOptions o;
+  o.run_controllers = false;  // API only: these tests exercise the REST surface
   o.worker_threads = 4;
   Start(o);
   ASSERT_EQ(Create("race", 1).status, 201);
@@ -438,6 +440,7 @@ TEST_F(ApiTest, RequestIdIsEchoedInHeaderAndErrorBody) {
 
 TEST_F(ApiTest, LimitsAnswerWithStatusBodies) {
   ServerOptions o;
+  o.run_controllers = false;  // API only: these tests exercise the REST surface
   o.max_body_bytes = 512;
   o.max_header_bytes = 1024;
   Start(o);
@@ -570,6 +573,7 @@ TEST_F(ApiTest, WatchHonoursSelectorAndTimeout) {
 
 TEST_F(ApiTest, WatchesOverTheLimitGet429AndSlotsAreReleased) {
   ServerOptions o;
+  o.run_controllers = false;  // API only: these tests exercise the REST surface
   o.max_watches = 1;
   Start(o);
   {
@@ -605,6 +609,7 @@ TEST(ApiServerMake, CreatesDataDirTokenAndSqliteStoreThatPersist) {
   testing::TempDir tmp;
   std::string dir = tmp.path() + "/data";
   ServerOptions o;
+  o.run_controllers = false;  // API only: these tests exercise the REST surface
   o.data_dir = dir;
   o.listen = "127.0.0.1:0";
   auto first = Server::Make(o);
@@ -648,6 +653,7 @@ TEST(ApiServerMake, EmptyExistingDataDirIsMadePrivate) {
   std::string dir = tmp.path() + "/pre";
   ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);  // as `tuna server` may create it first
   ServerOptions o;
+  o.run_controllers = false;  // API only: these tests exercise the REST surface
   o.data_dir = dir;
   o.listen = "127.0.0.1:0";
   o.store = std::shared_ptr<Store>(MakeMemoryStore());
@@ -659,6 +665,7 @@ TEST(ApiServerMake, EmptyExistingDataDirIsMadePrivate) {
 
 TEST(ApiServerMake, RejectsBadListenAddresses) {
   ServerOptions o;
+  o.run_controllers = false;  // API only: these tests exercise the REST surface
   o.store = std::shared_ptr<Store>(MakeMemoryStore());
   o.admin_token = kToken;
   o.listen = "nonsense";
@@ -671,6 +678,7 @@ TEST(ApiServerMake, RejectsBadListenAddresses) {
 
 TEST(ApiServerMake, ListensOnIpv6Loopback) {
   ServerOptions o;
+  o.run_controllers = false;  // API only: these tests exercise the REST surface
   o.store = std::shared_ptr<Store>(MakeMemoryStore());
   o.admin_token = kToken;
   o.listen = "[::1]:0";
@@ -687,6 +695,7 @@ TEST(ApiServerMake, ListensOnIpv6Loopback) {
 
 TEST(ApiServerMake, StopFromAnotherThreadWakesWait) {
   ServerOptions o;
+  o.run_controllers = false;  // API only: these tests exercise the REST surface
   o.store = std::shared_ptr<Store>(MakeMemoryStore());
   o.admin_token = kToken;
   o.listen = "127.0.0.1:0";
@@ -711,6 +720,7 @@ namespace {
 
 TEST(ApiServerMake, SigtermWakesWaitWhenSignalHandlersAreInstalled) {
   ServerOptions o;
+  o.run_controllers = false;  // API only: these tests exercise the REST surface
   o.store = std::shared_ptr<Store>(MakeMemoryStore());
   o.admin_token = kToken;
   o.listen = "127.0.0.1:0";

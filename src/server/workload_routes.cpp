@@ -1,0 +1,168 @@
+#include "server/workload_routes.hpp"
+
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/ids.hpp"
+#include "net/status_response.hpp"
+
+namespace tuna::server {
+namespace {
+
+namespace json = boost::json;
+
+net::HttpResponse Error(const Status& st, const net::HttpRequest& req, std::string route) {
+  auto r = net::StatusResponse(st, req.request_id);
+  r.route = std::move(route);
+  return r;
+}
+
+// Headers a proxied request must not forward (hop-by-hop, or tuna's own credentials).
+bool ForwardHeader(std::string_view name) {
+  std::string lower(name);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower != "authorization" && lower != "connection" && lower != "keep-alive" && lower != "transfer-encoding" &&
+         lower != "te" && lower != "upgrade" && lower != "host" && lower != "content-length" &&
+         lower != "proxy-authorization";
+}
+
+}  // namespace
+
+std::optional<net::HttpResponse> WorkloadRoutes::Handle(net::HttpRequest& req) {
+  const auto& s = req.segments;
+  if (!s.empty() && s[0] == "artifacts") {
+    if (s.size() == 1 && req.method == "POST") return UploadArtifact(req);
+    if (s.size() == 2 && (req.method == "GET" || req.method == "HEAD")) return DownloadArtifact(req, s[1]);
+    auto r = Error(Status(StatusCode::kInvalidArgument, "use POST /artifacts or GET /artifacts/{digest}"), req, "/artifacts");
+    r.status = 405;
+    return r;
+  }
+  // /apis/tuna.ai/v1alpha1/namespaces/{ns}/{plural}/{name}/{sub}...
+  if (s.size() < 8 || s[0] != "apis" || s[1] != "tuna.ai" || s[2] != "v1alpha1" || s[3] != "namespaces") return std::nullopt;
+  const std::string& ns = s[4];
+  const std::string& plural = s[5];
+  const std::string& name = s[6];
+  const std::string& sub = s[7];
+  if (sub == "log" && s.size() == 8 && (plural == "agentbuilds" || plural == "mcpserverbuilds")) {
+    return BuildLog(req, plural == "agentbuilds" ? "AgentBuild" : "MCPServerBuild", ns, name);
+  }
+  if (sub == "proxy" && s.size() >= 9 && (plural == "agentdeployments" || plural == "mcpserverdeployments")) {
+    std::string rest;
+    for (std::size_t i = 9; i < s.size(); ++i) rest += "/" + s[i];
+    if (rest.empty()) rest = "/";
+    return Proxy(req, plural == "agentdeployments" ? "AgentDeployment" : "MCPServerDeployment", ns, name, s[8], rest);
+  }
+  return std::nullopt;
+}
+
+net::HttpResponse WorkloadRoutes::UploadArtifact(net::HttpRequest& req) {
+  if (req.body.empty()) return Error(InvalidArgument("the body is empty: send the archive bytes"), req, "/artifacts");
+  auto digest = artifacts_.PutBytes(req.body);
+  if (!digest.ok()) return Error(digest.status(), req, "/artifacts");
+  json::object o;
+  o["digest"] = *digest;
+  o["size"] = static_cast<std::int64_t>(req.body.size());
+  net::HttpResponse r;
+  r.status = 201;
+  r.body = json::serialize(o);
+  r.route = "/artifacts";
+  return r;
+}
+
+net::HttpResponse WorkloadRoutes::DownloadArtifact(net::HttpRequest& req, const std::string& digest) {
+  const std::string route = "/artifacts/{digest}";
+  if (!IsValidDigest(digest)) return Error(InvalidArgument("not a digest: expected sha256:<64 hex>"), req, route);
+  auto tmp = std::filesystem::temp_directory_path() / ("tuna-artifact-" + core::RandomHex(8));
+  Status st = artifacts_.Fetch(digest, tmp);
+  if (!st.ok()) return Error(st, req, route);
+  std::ifstream in(tmp, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::error_code ec;
+  std::filesystem::remove(tmp, ec);
+  net::HttpResponse r;
+  r.content_type = "application/octet-stream";
+  r.body = req.method == "HEAD" ? std::string() : ss.str();
+  r.route = route;
+  return r;
+}
+
+net::HttpResponse WorkloadRoutes::BuildLog(net::HttpRequest& req, const std::string& kind, const std::string& ns,
+                                           const std::string& name) {
+  const std::string route = "/apis/tuna.ai/v1alpha1/namespaces/{namespace}/{plural}/{name}/log";
+  auto obj = store_.Get({kind, ns, name});
+  if (!obj.ok()) return Error(obj.status(), req, route);
+  std::size_t offset = 0;
+  try {
+    offset = static_cast<std::size_t>(std::stoull(req.QueryOr("offset", "0")));
+  } catch (...) {
+    return Error(InvalidArgument("offset: expected a non-negative integer", "offset"), req, route);
+  }
+  const std::string job_id = ns + "/" + name + "/" + obj->metadata.uid;
+  std::string phase = "Pending";
+  if (obj->status.is_object()) {
+    if (auto* p = obj->status.get_object().if_contains("phase"); p && p->is_string()) phase = std::string(p->get_string());
+  }
+  net::HttpResponse r;
+  r.content_type = "text/plain; charset=utf-8";
+  r.route = route;
+  r.headers.emplace_back("X-Build-Phase", phase);
+  for (const auto& driver_name : drivers_.Names()) {
+    auto build = drivers_.Find(driver_name)->FindBuild(job_id);
+    if (!build.ok()) continue;
+    auto text = (*build)->ReadLog(offset);
+    if (!text.ok()) return Error(text.status(), req, route);
+    r.headers.emplace_back("X-Log-Offset", std::to_string(offset + text->size()));
+    r.headers.emplace_back("X-Log-Complete", (phase == "Succeeded" || phase == "Failed") ? "true" : "false");
+    r.body = std::move(*text);
+    return r;
+  }
+  // The driver no longer has it (e.g. after a restart): the tail kept in status is what remains.
+  std::string tail;
+  if (obj->status.is_object()) {
+    if (auto* t = obj->status.get_object().if_contains("logTail"); t && t->is_string()) tail = std::string(t->get_string());
+  }
+  r.headers.emplace_back("X-Log-Offset", std::to_string(offset + (offset == 0 ? tail.size() : 0)));
+  r.headers.emplace_back("X-Log-Complete", "true");
+  r.body = offset == 0 ? tail : std::string();
+  return r;
+}
+
+net::HttpResponse WorkloadRoutes::Proxy(net::HttpRequest& req, const std::string& kind, const std::string& ns,
+                                        const std::string& name, const std::string& stage, const std::string& rest) {
+  const std::string route = "/apis/tuna.ai/v1alpha1/namespaces/{namespace}/{plural}/{name}/proxy/{stage}";
+  if (controllers_ == nullptr) return Error(Unavailable("controllers are not running in this server"), req, route);
+  auto executor = controllers_->ExecutorForStage(kind, ns, name, stage);
+  if (!executor.ok()) return Error(executor.status(), req, route);
+  InvokeRequest call;
+  call.method = req.method;
+  call.path = rest;
+  if (auto q = req.target.find('?'); q != std::string::npos) call.path += req.target.substr(q);
+  for (const auto& [k, v] : req.headers) {
+    if (ForwardHeader(k)) call.headers.emplace_back(k, v);
+  }
+  call.headers.emplace_back("X-Request-Id", req.request_id);
+  call.body = std::move(req.body);
+  auto out = (*executor)->Invoke(call);
+  if (!out.ok()) return Error(out.status(), req, route);
+  net::HttpResponse r;
+  r.status = out->status;
+  r.content_type.clear();
+  for (auto& [k, v] : out->headers) {
+    if (!ForwardHeader(k)) continue;
+    std::string lower = k;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "content-type") r.content_type = v;
+    else r.headers.emplace_back(k, v);
+  }
+  if (r.content_type.empty()) r.content_type = "application/octet-stream";
+  r.body = std::move(out->body);
+  r.route = route;
+  return r;
+}
+
+}  // namespace tuna::server
