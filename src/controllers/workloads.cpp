@@ -172,6 +172,10 @@ class WorkloadControllersImpl final : public WorkloadControllers {
     auto* mb = AddController(copts, [this](const ObjectKey& k) { return ReconcileBuild<MCPServerDeployment, MCPServerBuild>(k); });
     mb->Watches(*mcp_builds);
 
+    copts.name = "agentenvironment";
+    auto* ae = AddController(copts, [this](const ObjectKey& k) { return ReconcileEnvironment(k); });
+    ae->Watches(*environments_);
+
     copts.name = "agentdeployment";
     auto* ad = AddController(copts, [this](const ObjectKey& k) { return ReconcileDeployment<AgentDeployment, AgentBuild>(k); });
     ad->Watches(*agent_deployments);
@@ -264,6 +268,49 @@ class WorkloadControllersImpl final : public WorkloadControllers {
     }
     TUNA_ASSIGN_OR_RETURN(auto env, GetEnvironment(ns, env_name));
     return DriverFor(env);
+  }
+
+  // ---- environments ----------------------------------------------------------------------------
+
+  // Keeps the environment's warm pool on its driver (before any deployment needs it) and releases
+  // it when the environment is deleted.
+  Result<ReconcileResult> ReconcileEnvironment(const ObjectKey& key) {
+    auto got = ctx_.store->Get(key);
+    const std::string pool_name = key.namespace_ + "/" + key.name;
+    if (!got.ok()) {
+      if (got.status().code() != StatusCode::kNotFound) return got.status();
+      for (const auto& name : ctx_.drivers->Names()) (void)ctx_.drivers->Find(name)->RemoveEnvironment(pool_name);
+      return ReconcileResult{};
+    }
+    TUNA_ASSIGN_OR_RETURN(AgentEnvironment env, AgentEnvironment::FromResource(*got));
+    Condition ready{.type = "Ready", .status = ConditionStatus::kTrue, .reason = "PoolReady",
+                    .message = "workers are kept warm", .observed_generation = env.metadata.generation};
+    auto driver = DriverFor(env);
+    Status prepared = driver.ok() ? Status::Ok() : driver.status();
+    if (prepared.ok()) {
+      auto spec = ToEnvironmentSpec(env);
+      prepared = spec.ok() ? (*driver)->EnsureEnvironment(*spec) : spec.status();
+    }
+    if (!prepared.ok()) {
+      ready.status = ConditionStatus::kFalse;
+      ready.reason = "PoolFailed";
+      ready.message = prepared.message();
+    } else if (env.spec.worker_command.empty()) {
+      ready.reason = "NoWorkerCommand";
+      ready.message = "no generic worker for runtime " + env.spec.runtime + ": workers start per revision";
+    }
+    auto st = UpdateStatus(*ctx_.store, key, [&](Resource& obj, bool& changed) -> Status {
+      TUNA_ASSIGN_OR_RETURN(AgentEnvironment e, AgentEnvironment::FromResource(obj));
+      AgentEnvironmentStatus before = e.status;
+      e.status.observed_generation = env.metadata.generation;
+      SetCondition(e.status.conditions, ready);
+      changed = !(before == e.status);
+      if (changed) obj.status = e.ToResource().status;
+      return Status::Ok();
+    });
+    if (!st.ok()) return st.status();
+    if (!prepared.ok()) return prepared;  // retried with backoff
+    return ReconcileResult{};
   }
 
   // ---- builds ----------------------------------------------------------------------------------
