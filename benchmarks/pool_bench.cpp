@@ -11,7 +11,7 @@
 //   baselines              the same request straight to the worker's socket (no driver), and a bare
 //                          interpreter start (fork/exec/exit) of the same Python
 // Reports median / p90 / p99 in milliseconds as JSON (default benchmarks/results/pool.json) and a
-// markdown table on stdout. The test workload is tests/workloads/worker.py + echo_app.py.
+// markdown table on stdout. The test workload is runtimes/python/worker.py + tests/workloads/echo_app.py.
 #include <stdio.h>
 #include <unistd.h>
 
@@ -109,7 +109,7 @@ class Bench {
   tuna::EnvironmentSpec Environment(int pool_size) {
     tuna::EnvironmentSpec env;
     env.name = "python-bench";
-    env.run_command = RealPython() + " " + (kSourceDir / "tests/workloads/worker.py").string();
+    env.run_command = RealPython() + " " + (kSourceDir / "runtimes/python/worker.py").string();
     env.pool_size = pool_size;
     env.env = {{"PYTHONDONTWRITEBYTECODE", "1"}};
     return env;

@@ -100,6 +100,9 @@ class Client {
   /// an ERROR event (e.g. kGone: re-list, then watch again). WatchOptions.name filters locally.
   virtual Status Watch(const WatchOptions& options, const WatchCallback& on_event,
                        WatchStreamOptions stream = {}) = 0;
+  /// Uploads an archive (a snapshot, tar.gz) to the server's artifact store (POST /artifacts);
+  /// returns its digest ("sha256:...").
+  virtual Result<std::string> UploadArtifact(std::string_view bytes) = 0;
   /// The kinds the server serves (GET /apis/tuna.ai/v1alpha1).
   virtual Result<std::vector<ApiResourceInfo>> Discovery() = 0;
   /// The server's version string (GET /version).

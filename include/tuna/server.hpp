@@ -40,6 +40,11 @@ struct ServerOptions {
   std::string pool_dir;
   /// Sandbox builds and workers with bubblewrap when /usr/bin/bwrap exists.
   bool use_bubblewrap = true;
+  /// Where tuna's runtimes live (runtimes/python/worker.py ...). Default: next to the binary
+  /// (<bindir>/../share/tuna/runtimes when installed, <source>/runtimes in a build tree).
+  std::string runtimes_dir;
+  /// The Python interpreter for python* runtimes. Default: the real path behind `python3` on PATH.
+  std::string python;
 };
 
 class Server {

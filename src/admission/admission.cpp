@@ -236,6 +236,13 @@ Status AdmitObject(Store& store, const Resource& obj, AdmissionOperation op) {
 }
 
 Result<Resource> AdmittedCreate(Store& store, Resource obj) {
+  // A hand-written manifest cannot know the uid the store gave its owner: an ownerReference
+  // without a uid is bound to the owner that exists now (checked like any other reference).
+  for (auto& ref : obj.metadata.owner_references) {
+    if (!ref.uid.empty() || ref.name.empty() || FindKind(ref.kind) == nullptr) continue;
+    auto owner = store.Get({ref.kind, obj.metadata.namespace_, ref.name});
+    if (owner.ok()) ref.uid = owner->metadata.uid;
+  }
   if (IsBuildKind(obj.kind)) return CreateBuild(store, std::move(obj));
   TUNA_RETURN_IF_ERROR(AdmitObject(store, obj, AdmissionOperation::kCreate));
   return store.Create(std::move(obj));

@@ -78,8 +78,11 @@ bool IsGitRef(std::string_view s) {
 
 Status CheckArchive(std::string_view archive, const std::string& path) {
   if (IsSha256Digest(archive)) return {};
+  // "file:DIR" (no "//"): a local directory or archive, relative to the manifest; `tuna apply`
+  // uploads it and replaces it with the digest before the object reaches the server.
+  if (archive.starts_with("file:") && !archive.starts_with("file://") && archive.size() > 5) return {};
   if (archive.find("://") == std::string_view::npos) {
-    return Fail(path, "must be \"sha256:<64 hex digits>\" or an http, https, s3 or file URL, got \"" +
+    return Fail(path, "must be \"sha256:<64 hex digits>\", an http, https, s3 or file URL, or file:PATH, got \"" +
                           std::string(archive) + "\"");
   }
   return CheckUrl(archive, path, {"http", "https", "s3", "file"});

@@ -1,9 +1,11 @@
 // `tuna apply` and `tuna delete`.
 
+#include <algorithm>
 #include <ostream>
 
 #include "cli/command.hpp"
 #include "cli/exit_codes.hpp"
+#include "cli/local_sources.hpp"
 #include "cli/manifests.hpp"
 
 namespace tuna::cli {
@@ -49,8 +51,17 @@ Resource ForUpdate(const Resource& desired, const Resource& current) {
   r.spec = desired.spec;
   r.metadata.labels = desired.metadata.labels;
   r.metadata.annotations = desired.metadata.annotations;
-  // A manifest without owners keeps the ones controllers set.
-  if (!desired.metadata.owner_references.empty()) r.metadata.owner_references = desired.metadata.owner_references;
+  // A manifest without owners keeps the ones controllers set; an owner named without a uid keeps
+  // the uid the server bound it to.
+  if (!desired.metadata.owner_references.empty()) {
+    r.metadata.owner_references = desired.metadata.owner_references;
+    for (auto& ref : r.metadata.owner_references) {
+      if (!ref.uid.empty()) continue;
+      for (const auto& have : current.metadata.owner_references) {
+        if (have.kind == ref.kind && have.name == ref.name) ref.uid = have.uid;
+      }
+    }
+  }
   return r;
 }
 
@@ -81,6 +92,17 @@ Result<Outcome> ApplyOne(Client& client, const Resource& desired, bool dry_run) 
   return last.WithContext("gave up after " + std::to_string(kConflictRetries) + " conflicting attempts");
 }
 
+// Objects are applied in dependency order (what others reference first), whatever the file order,
+// as Helm orders by kind: admission checks that references resolve.
+int KindRank(const std::optional<Resource>& r) {
+  static const std::vector<std::string_view> kOrder = {
+      "AgentEnvironment",   "AgentMemory",     "MCPServerDeployment", "HTTPToolDeployment", "AgentDeployment",
+      "AgentCatalogue",     "AgentResourceBinding", "AgentBuild",     "MCPServerBuild"};
+  if (!r) return -1;
+  auto it = std::find(kOrder.begin(), kOrder.end(), r->kind);
+  return static_cast<int>(it - kOrder.begin());
+}
+
 // "a.yaml:14 (document 2): agentdeployment.tuna.ai/echo", at the line of the field the server
 // complained about when the manifest has it.
 std::string Where(const Manifest& m, const Resource& r, const Status& s) {
@@ -98,18 +120,27 @@ int RunApply(CommandContext& ctx) {
   }
   bool dry_run = ctx.args.Has("dry-run");
   auto manifests = LoadManifests(paths, ctx.io.in, ctx.config.namespace_, ctx.config.namespace_from_flag);
+  std::stable_sort(manifests.begin(), manifests.end(),
+                   [](const Manifest& a, const Manifest& b) { return KindRank(a.resource) < KindRank(b.resource); });
   int exit_code = kExitOk;
   auto fail = [&](const Status& s, const std::string& where) {
     int code = ctx.Fail(s, where);
     if (exit_code == kExitOk) exit_code = code;
     return code;
   };
+  LocalSources local_sources(*ctx.client);
   for (const auto& m : manifests) {
     if (!m.resource) {
       fail(m.error, m.location);
       continue;
     }
-    auto outcome = ApplyOne(*ctx.client, *m.resource, dry_run);
+    Resource desired = *m.resource;
+    if (Status st = local_sources.Resolve(desired, m.base_dir); !st.ok()) {
+      int code = fail(st, Where(m, desired, st));
+      if (code == kExitUnreachable || code == kExitAuth) break;
+      continue;
+    }
+    auto outcome = ApplyOne(*ctx.client, desired, dry_run);
     if (!outcome.ok()) {
       int code = fail(outcome.status(), Where(m, *m.resource, outcome.status()));
       // Nothing else will get through to a server that is down or refuses the token.

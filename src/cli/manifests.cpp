@@ -43,6 +43,10 @@ void AddDocument(std::vector<Manifest>& out, const json::value& value, const Sou
                  const std::string& field_prefix, const std::string& namespace_, bool namespace_from_flag) {
   Manifest m;
   auto [file, document] = SplitSource(doc.source);
+  {
+    std::error_code ec;
+    m.base_dir = file == "<stdin>" ? fs::current_path(ec).string() : fs::absolute(fs::path(file), ec).parent_path().string();
+  }
   std::string prefix = field_prefix;
   std::shared_ptr<const SourceDocument> shared = std::make_shared<SourceDocument>(doc);
   m.locate = [file, document, prefix, shared](const std::string& field) {

@@ -23,6 +23,8 @@ struct Manifest {
   std::function<std::string(const std::string& field)> locate;
   std::optional<Resource> resource;
   Status error;  // set when resource is empty
+  /// Directory that relative `file:` sources are resolved against (the manifest's own).
+  std::string base_dir;
 };
 
 /// Loads every document of `paths`. `namespace_` fills an empty metadata.namespace; when

@@ -328,6 +328,14 @@ class HttpClient final : public Client {
     return out;
   }
 
+  Result<std::string> UploadArtifact(std::string_view bytes) override {
+    TUNA_ASSIGN_OR_RETURN(auto r, Call(Req("POST", "/artifacts", std::string(bytes), "application/octet-stream")));
+    TUNA_ASSIGN_OR_RETURN(auto v, ParseBody(r, "artifact"));
+    std::string digest = v.is_object() ? StringField(v.get_object(), "digest") : std::string();
+    if (digest.empty()) return Internal("server answered an upload without a \"digest\"");
+    return digest;
+  }
+
   Result<std::string> Version() override {
     TUNA_ASSIGN_OR_RETURN(auto r, Call(Req("GET", "/version")));
     TUNA_ASSIGN_OR_RETURN(auto v, ParseBody(r, "version"));

@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <unistd.h>
+
 #include <cctype>
 #include <cstdio>
 
@@ -60,12 +62,19 @@ Result<std::int64_t> ParseQuantityBytes(std::string_view text) {
   return InvalidArgument("quantity \"" + std::string(text) + "\" has an unknown unit \"" + std::string(suffix) + "\"");
 }
 
-Result<EnvironmentSpec> ToEnvironmentSpec(const AgentEnvironment& env) {
+std::string DefaultWorkerCommand(std::string_view runtime, const ControllerContext& ctx) {
+  if (runtime.rfind("python", 0) != 0 || ctx.python.empty() || ctx.runtimes_dir.empty()) return "";
+  std::string worker = ctx.runtimes_dir + "/python/worker.py";
+  if (::access(worker.c_str(), R_OK) != 0) return "";
+  return ctx.python + " " + worker;
+}
+
+Result<EnvironmentSpec> ToEnvironmentSpec(const AgentEnvironment& env, const ControllerContext& ctx) {
   EnvironmentSpec out;
   out.name = env.metadata.namespace_ + "/" + env.metadata.name;
   out.runtime = env.spec.runtime;
   out.build_script = env.spec.build_script;
-  out.run_command = env.spec.worker_command;
+  out.run_command = env.spec.worker_command.empty() ? DefaultWorkerCommand(env.spec.runtime, ctx) : env.spec.worker_command;
   out.pool_size = static_cast<int>(env.spec.pool_size.value_or(1));
   out.idle_timeout = std::chrono::seconds(env.spec.idle_timeout_seconds.value_or(300));
   out.env = env.spec.env;

@@ -288,14 +288,14 @@ class WorkloadControllersImpl final : public WorkloadControllers {
     auto driver = DriverFor(env);
     Status prepared = driver.ok() ? Status::Ok() : driver.status();
     if (prepared.ok()) {
-      auto spec = ToEnvironmentSpec(env);
+      auto spec = ToEnvironmentSpec(env, ctx_);
       prepared = spec.ok() ? (*driver)->EnsureEnvironment(*spec) : spec.status();
     }
     if (!prepared.ok()) {
       ready.status = ConditionStatus::kFalse;
       ready.reason = "PoolFailed";
       ready.message = prepared.message();
-    } else if (env.spec.worker_command.empty()) {
+    } else if (DefaultWorkerCommand(env.spec.runtime, ctx_).empty() && env.spec.worker_command.empty()) {
       ready.reason = "NoWorkerCommand";
       ready.message = "no generic worker for runtime " + env.spec.runtime + ": workers start per revision";
     }
@@ -375,9 +375,11 @@ class WorkloadControllersImpl final : public WorkloadControllers {
     if (build.status.EffectivePhase() == BuildPhase::kPending) {
       auto source = P::BuildSource(build);
       if (!source || !IsValidDigest(source->archive)) {
-        return fail("SourceUnavailable", "spec.source.archive must name a snapshot in the artifact store (sha256:...)");
+        return fail("SourceUnavailable",
+                    "spec.source.archive must name a snapshot in the artifact store (sha256:...); local file: "
+                    "sources are uploaded by `tuna apply`, git sources by a push to the git endpoint");
       }
-      TUNA_ASSIGN_OR_RETURN(auto env_spec, ToEnvironmentSpec(*env));
+      TUNA_ASSIGN_OR_RETURN(auto env_spec, ToEnvironmentSpec(*env, ctx_));
       BuildRequest req;
       req.id = job_id;
       req.source = source->archive;
@@ -705,7 +707,7 @@ class WorkloadControllersImpl final : public WorkloadControllers {
     req.id = id;
     req.artifact = artifact;
     if (env) {
-      TUNA_ASSIGN_OR_RETURN(req.environment, ToEnvironmentSpec(*env));
+      TUNA_ASSIGN_OR_RETURN(req.environment, ToEnvironmentSpec(*env, ctx_));
     }
     P::FillDeploy(dep, target, req);
     auto placed = driver->Deploy(req);

@@ -21,6 +21,10 @@ struct ControllerContext {
   /// Poll interval for a running build (drivers do not push state changes yet).
   std::chrono::milliseconds build_poll{200};
   int workers = 2;
+  /// Default generic worker for python* runtimes when an environment names no workerCommand:
+  /// "<python> <runtimes_dir>/python/worker.py". Empty: no default.
+  std::string python;
+  std::string runtimes_dir;
 };
 
 /// Runs the AgentBuild, AgentDeployment, MCPServerBuild and MCPServerDeployment controllers.
@@ -50,8 +54,11 @@ bool SetCondition(std::vector<Condition>& conditions, Condition condition);
 /// Bytes of a Kubernetes quantity ("512Mi", "1G", "1000"); error names the text.
 Result<std::int64_t> ParseQuantityBytes(std::string_view text);
 
-/// The driver-level description of an AgentEnvironment.
-Result<EnvironmentSpec> ToEnvironmentSpec(const AgentEnvironment& env);
+/// The driver-level description of an AgentEnvironment (defaults from `ctx`).
+Result<EnvironmentSpec> ToEnvironmentSpec(const AgentEnvironment& env, const ControllerContext& ctx = {});
+
+/// The default worker command for `runtime`, or "" when tuna ships none.
+std::string DefaultWorkerCommand(std::string_view runtime, const ControllerContext& ctx);
 
 /// A short stable hash of a source (what a build is for), used in names and labels.
 std::string SourceHash(const Source& source);

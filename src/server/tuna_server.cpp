@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <condition_variable>
 #include <csignal>
 #include <cstring>
@@ -101,6 +102,30 @@ Status EnsureDataDir(const fs::path& dir) {
   return {};
 }
 
+// tuna's runtimes: installed beside the binary, or the source tree's runtimes/ in a build tree.
+std::string FindRuntimesDir() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  for (fs::path candidate : {exe.parent_path() / "../share/tuna/runtimes", exe.parent_path() / "../runtimes",
+                             exe.parent_path() / "../../runtimes"}) {
+    if (fs::exists(candidate / "python/worker.py", ec)) return fs::weakly_canonical(candidate, ec).string();
+  }
+  return "";
+}
+
+// The interpreter itself, never a pyenv shim: a shim costs ~100 ms on every worker start.
+std::string FindPython() {
+  FILE* p = ::popen("python3 -c 'import sys; print(sys.executable)' 2>/dev/null", "r");
+  if (p == nullptr) return "";
+  char buf[4096] = {0};
+  std::string out;
+  if (std::fgets(buf, sizeof buf, p) != nullptr) out = buf;
+  ::pclose(p);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
 // SIGINT/SIGTERM -> a byte on a pipe -> a thread that wakes Wait(). Only async-signal-safe work
 // happens in the handler itself.
 std::atomic<int> g_signal_pipe{-1};
@@ -163,6 +188,10 @@ class TunaServer final : public Server {
     ctx.store = store_.get();
     ctx.drivers = &drivers_;
     ctx.artifacts = artifacts_.get();
+    ctx.runtimes_dir = options_.runtimes_dir.empty() ? FindRuntimesDir() : options_.runtimes_dir;
+    ctx.python = options_.python.empty() ? FindPython() : options_.python;
+    core::Logger()->info("runtimes: {} (python: {})", ctx.runtimes_dir.empty() ? "<none>" : ctx.runtimes_dir,
+                         ctx.python.empty() ? "<none>" : ctx.python);
     TUNA_ASSIGN_OR_RETURN(controllers_, controllers::WorkloadControllers::Make(ctx));
     routes_ = std::make_unique<server::WorkloadRoutes>(*store_, *artifacts_, drivers_, controllers_.get());
     return {};

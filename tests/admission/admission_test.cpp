@@ -347,8 +347,8 @@ TEST_F(AdmissionTest, StatusWritesValidateTheStatusSchema) {
   r = AdmittedUpdate(store_, d, UpdateOptions{Subresource::kStatus});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
-            "status.revisions.staging.archive: must be \"sha256:<64 hex digits>\" or an http, https, s3 or file URL, "
-            "got \"nope\"");
+            "status.revisions.staging.archive: must be \"sha256:<64 hex digits>\", an http, https, s3 or file URL, "
+            "or file:PATH, got \"nope\"");
   d.status = json::object{{"phase", "StagingDeployed"}};
   EXPECT_TRUE(AdmittedUpdate(store_, d, UpdateOptions{Subresource::kStatus}).ok());
 }

@@ -182,8 +182,14 @@ TEST(Validate, SourceCommitRefArchiveAndPath) {
   EXPECT_EQ(Error(Make("AgentDeployment", kDeploySpec, R"({"spec":{"stages":{"staging":{"source":{"ref":"a..b"}}}}})")),
             "spec.stages.staging.source.ref: invalid git ref \"a..b\"");
   EXPECT_EQ(Error(Make("AgentDeployment", kDeploySpec, R"({"spec":{"stages":{"staging":{"source":{"archive":"md5:1"}}}}})")),
-            "spec.stages.staging.source.archive: must be \"sha256:<64 hex digits>\" or an http, https, s3 or file "
-            "URL, got \"md5:1\"");
+            "spec.stages.staging.source.archive: must be \"sha256:<64 hex digits>\", an http, https, s3 or file "
+            "URL, or file:PATH, got \"md5:1\"");
+  EXPECT_EQ(Error(Make("AgentDeployment", kDeploySpec, R"({"spec":{"stages":{"staging":{"source":{"archive":"file:"}}}}})")),
+            "spec.stages.staging.source.archive: must be \"sha256:<64 hex digits>\", an http, https, s3 or file "
+            "URL, or file:PATH, got \"file:\"");
+  EXPECT_TRUE(ValidateObject(Make("AgentDeployment", kDeploySpec,
+                                  R"({"spec":{"stages":{"staging":{"source":{"archive":"file:../agents/echo"}}}}})"))
+                  .ok());
   EXPECT_EQ(Error(Make("AgentDeployment", kDeploySpec,
                        R"({"spec":{"stages":{"staging":{"source":{"archive":"ftp://host/a.tgz"}}}}})")),
             "spec.stages.staging.source.archive: invalid URL \"ftp://host/a.tgz\": scheme must be one of: http, "

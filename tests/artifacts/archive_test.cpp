@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "artifacts/archive.hpp"
-#include "artifacts/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 namespace tuna::artifacts {
 namespace {
@@ -117,7 +117,7 @@ TEST(ArchiveTest, RefusesSymlinkOutsideThenWriteThroughIt) {
   TempDir dir;
   TempDir outside;
   ExpectRefused(dir,
-                {{.name = "link", .type = AE_IFLNK, .symlink = outside.path().string()},
+                {{.name = "link", .type = AE_IFLNK, .symlink = outside.path()},
                  {.name = "link/pwned", .content = "pwned"}},
                 "symlink to an absolute path");
   EXPECT_FALSE(fs::exists(outside / "pwned"));

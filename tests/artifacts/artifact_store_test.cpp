@@ -6,7 +6,7 @@
 #include <sstream>
 #include <thread>
 
-#include "artifacts/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 #include "tuna/artifacts.hpp"
 
 namespace tuna {

@@ -13,7 +13,7 @@
 
 #include "cli/canned_http_server.hpp"
 #include "cli/command.hpp"
-#include "cli/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 namespace tuna::cli {
 namespace {

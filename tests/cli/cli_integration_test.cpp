@@ -13,7 +13,7 @@
 #include <regex>
 
 #include "cli/process.hpp"
-#include "cli/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 namespace tuna::testing {
 namespace {

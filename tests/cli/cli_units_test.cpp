@@ -12,7 +12,7 @@
 #include "cli/exit_codes.hpp"
 #include "cli/manifests.hpp"
 #include "cli/output.hpp"
-#include "cli/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 #include "tuna/resources/codec.hpp"
 
 namespace tuna::cli {

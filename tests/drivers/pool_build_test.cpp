@@ -200,7 +200,7 @@ TEST_F(PoolBuildTest, SandboxBlocksWritesOutsideAndNetwork) {
                            "/tuna_build_probe_" + std::to_string(::getpid());
 
   // Outside /tmp (which is private in the sandbox anyway): one hidden directory, one not.
-  fs::path outside = "/var/tmp/tuna_pool_test_" + std::to_string(::getpid()) + "_" + dir_.path().filename().string();
+  fs::path outside = "/var/tmp/tuna_pool_test_" + std::to_string(::getpid()) + "_" + std::filesystem::path(dir_.path()).filename().string();
   fs::create_directories(outside / "secrets");
   fs::create_directories(outside / "public");
   std::ofstream(outside / "secrets" / "key") << "s3cret";

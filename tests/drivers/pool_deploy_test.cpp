@@ -367,7 +367,7 @@ TEST_F(PoolDeployTest, LeftoversOfAKilledServerAreReapedOnStart) {
   DeployRequest request = AgentRequest("ns/agent/staging/leftover", artifact);
   request.environment.pool_size = 0;
   request.environment.run_command =
-      "sh -c 'setsid sleep 1000 & exec " + testing::RealPython() + " " + testing::WorkloadPath("worker.py") + "'";
+      "sh -c 'setsid sleep 1000 & exec " + testing::RealPython() + " " + testing::PythonWorkerPath() + "'";
   PoolDriverOptions options = options_;
   std::string marker = "TUNA_POOL_WORKDIR=" + work_dir().string();
   RunInKilledChild([&] {

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <thread>
 
-#include "artifacts/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 #include "drivers/pool/http_client.hpp"
 #include "gtest/gtest.h"
 

@@ -3,7 +3,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "artifacts/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 #include "drivers/pool/process_registry.hpp"
 #include "sandbox/proc_scan.hpp"
 #include "sandbox/process.hpp"

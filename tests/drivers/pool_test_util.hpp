@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "artifacts/archive.hpp"
-#include "artifacts/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 #include "drivers/pool/pool_driver.hpp"
 #include "sandbox/proc_scan.hpp"
 #include "tuna/artifacts.hpp"
@@ -44,12 +44,15 @@ inline std::string ReadText(const std::filesystem::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-/// An environment whose workers run tests/workloads/worker.py.
+/// tuna's basic Python runtime: the generic worker the pool specializes.
+inline std::string PythonWorkerPath() { return std::string(TUNA_SOURCE_DIR) + "/runtimes/python/worker.py"; }
+
+/// An environment whose workers run runtimes/python/worker.py.
 inline EnvironmentSpec PythonEnvironment(int pool_size = 1, std::chrono::seconds idle_timeout = std::chrono::seconds(300)) {
   EnvironmentSpec env;
   env.name = "python-test";
   env.runtime = "process";
-  env.run_command = RealPython() + " " + WorkloadPath("worker.py");
+  env.run_command = RealPython() + " " + PythonWorkerPath();
   env.pool_size = pool_size;
   env.idle_timeout = idle_timeout;
   env.env = {{"PYTHONDONTWRITEBYTECODE", "1"}};

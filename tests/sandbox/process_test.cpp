@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "artifacts/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 #include "sandbox/process.hpp"
 #include "sandbox/proc_scan.hpp"
 
@@ -33,11 +33,11 @@ ProcessSpec Shell(const TempDir& dir, const std::string& script) {
   spec.argv = {"/bin/sh", "-c", script};
   spec.cwd = dir.path();
   spec.log_file = dir / "log";
-  spec.env = {{"PATH", "/usr/bin:/bin"}, {"TUNA_TEST_MARKER", dir.path().string()}};
+  spec.env = {{"PATH", "/usr/bin:/bin"}, {"TUNA_TEST_MARKER", dir.path()}};
   return spec;
 }
 
-std::string Marker(const TempDir& dir) { return "TUNA_TEST_MARKER=" + dir.path().string(); }
+std::string Marker(const TempDir& dir) { return "TUNA_TEST_MARKER=" + dir.path(); }
 
 TEST(SandboxTest, ScrubbedEnvironmentCwdAndLog) {
   TempDir dir;
@@ -52,7 +52,7 @@ TEST(SandboxTest, ScrubbedEnvironmentCwdAndLog) {
   EXPECT_TRUE(exit->success()) << exit->ToString();
   std::string log = ReadFile(dir / "log");
   EXPECT_NE(log.find("foo=bar"), std::string::npos) << log;
-  EXPECT_NE(log.find(dir.path().string() + "\n"), std::string::npos) << log;
+  EXPECT_NE(log.find(dir.path() + "\n"), std::string::npos) << log;
   EXPECT_NE(log.find("to-stderr"), std::string::npos) << log;
   EXPECT_EQ(log.find("TUNA_PARENT_SECRET"), std::string::npos) << log;
 }

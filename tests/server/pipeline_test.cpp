@@ -111,7 +111,7 @@ class Pipeline : public ::testing::Test {
         {"spec",
          {{"runtime", "process"},
           {"buildScript", build_script},
-          {"workerCommand", python_ + " " + std::string(TUNA_SOURCE_DIR) + "/tests/workloads/worker.py"},
+          {"workerCommand", python_ + " " + std::string(TUNA_SOURCE_DIR) + "/runtimes/python/worker.py"},
           {"poolSize", 1},
           {"buildTimeLimitSeconds", time_limit}}}};
     auto r = api_->Post(kNs + "/agentenvironments", json::serialize(env));
@@ -146,7 +146,9 @@ class Pipeline : public ::testing::Test {
       if (!last.is_null() && pred(last)) return last;
       std::this_thread::sleep_for(50ms);
     }
-    ADD_FAILURE() << "timed out waiting on " << path << "; last: " << json::serialize(last);
+    std::string log = server_ ? server_->Stdout() + server_->Stderr() : std::string();
+    if (log.size() > 6000) log = "..." + log.substr(log.size() - 6000);
+    ADD_FAILURE() << "timed out waiting on " << path << "; last: " << json::serialize(last) << "\nserver log:\n" << log;
     return last;
   }
 

@@ -19,6 +19,22 @@ namespace tuna::pool {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Absolute paths of existing files named in a shell command ("python3 /x/worker.py" -> /x/worker.py).
+std::vector<fs::path> AbsolutePathsIn(const std::string& command) {
+  std::vector<fs::path> out;
+  std::size_t i = 0;
+  while (i < command.size()) {
+    while (i < command.size() && std::isspace(static_cast<unsigned char>(command[i]))) ++i;
+    std::size_t start = i;
+    while (i < command.size() && !std::isspace(static_cast<unsigned char>(command[i]))) ++i;
+    std::string token = command.substr(start, i - start);
+    std::error_code ec;
+    if (token.size() > 1 && token[0] == '/' && fs::exists(token, ec)) out.emplace_back(token);
+  }
+  return out;
+}
+
 namespace json = boost::json;
 using std::chrono::milliseconds;
 
@@ -213,6 +229,16 @@ Result<WorkerPtr> PoolCore::StartGenericWorker(const EnvironmentSpec& spec) {
     process_spec.bwrap = {.enabled = true, .bwrap = options_.bwrap_path, .share_network = true,
                           .hidden = HiddenPaths(), .read_only = {options_.work_dir / "artifacts"},
                           .writable = {worker->dir}};
+    // The sandbox mounts a fresh /tmp: files the worker command names (its runtime script, say,
+    // from a checkout under /tmp) stay visible, read-only, unless they sit in a hidden path.
+    for (const auto& file : AbsolutePathsIn(spec.run_command)) {
+      bool hidden = false;
+      for (const auto& h : process_spec.bwrap.hidden) {
+        auto rel = file.lexically_relative(h);
+        if (!rel.empty() && *rel.begin() != "..") hidden = true;
+      }
+      if (!hidden) process_spec.bwrap.read_only.push_back(file);
+    }
   }
   TUNA_ASSIGN_OR_RETURN(worker->process, SpawnTracked(process_spec));
   worker->client = std::make_unique<UnixHttpClient>(worker->socket);

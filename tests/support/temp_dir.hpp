@@ -1,10 +1,12 @@
 #pragma once
-// Test helper: a fresh directory under $TMPDIR (or /tmp), removed with everything in it.
+// The tests' one temporary directory helper: a fresh directory under $TMPDIR (or /tmp), removed
+// with everything in it when the test ends.
 
 #include <stdlib.h>
 
 #include <filesystem>
 #include <string>
+#include <system_error>
 
 namespace tuna::testing {
 
@@ -13,8 +15,11 @@ class TempDir {
   TempDir() {
     const char* base = std::getenv("TMPDIR");
     std::string pattern = std::string(base && *base ? base : "/tmp") + "/tuna-test-XXXXXX";
-    char* made = ::mkdtemp(pattern.data());
-    path_ = made ? made : "";
+    if (::mkdtemp(pattern.data()) != nullptr) {
+      std::error_code ec;
+      path_ = std::filesystem::canonical(pattern, ec).string();
+      if (ec) path_ = pattern;
+    }
   }
   ~TempDir() {
     std::error_code ec;
@@ -24,6 +29,7 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   const std::string& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return std::filesystem::path(path_) / name; }
 
  private:
   std::string path_;

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A generic tuna pool worker for the tests: the worker protocol of docs/drivers.md, stdlib only.
+"""tuna's basic Python runtime: a generic pool worker speaking the worker protocol of docs/drivers.md
+(stdlib only). Environments whose runtime starts with "python" use it unless they set workerCommand.
 
 Started by the pool driver with TUNA_WORKER_SOCKET=<path>. It listens on that Unix socket and
 speaks HTTP/1.1:
