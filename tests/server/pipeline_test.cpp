@@ -82,6 +82,7 @@ class Pipeline : public ::testing::Test {
     std::ifstream token_file(dir_.path() + "/data/admin.token");
     std::string token;
     token_file >> token;
+    url_ = "http://127.0.0.1:" + std::string(m[1]);
     api_ = std::make_unique<ApiClient>(static_cast<std::uint16_t>(std::stoi(m[1])), token);
   }
 
@@ -187,7 +188,17 @@ class Pipeline : public ::testing::Test {
     return list.is_null() ? 0 : list.at("items").as_array().size();
   }
 
+  // Runs the `tuna` client against this server.
+  testing::ProcessResult Tuna(std::vector<std::string> args) {
+    testing::ProcessOptions po;
+    po.args = std::move(args);
+    po.env = {{"HOME", dir_.path()}, {"PATH", std::getenv("PATH")}, {"TUNA_SERVER", url_},
+              {"TUNA_TOKEN", api_->token()}};
+    return testing::RunProcess(TUNA_BINARY, po, 120s);
+  }
+
   TempDir dir_;
+  std::string url_;
   std::string python_;
   std::unique_ptr<Process> server_;
   std::unique_ptr<ApiClient> api_;
@@ -313,6 +324,37 @@ TEST_F(Pipeline, ServerKilledMidBuildLeavesNoStuckBuildAndNoOrphans) {
                 [](const json::value& v) { return Str(v, {"status", "currentBuilds", "staging"}).empty(); });
   // No process of the killed server's build is left behind.
   WaitFor(kNs + "/agentdeployments/slowpoke", [](const json::value&) { return ProcessesMatching("sleep 37").empty(); }, 20s);
+}
+
+// The README's run command applies examples/manifests: every example deploys and answers, and
+// applying again changes nothing.
+TEST_F(Pipeline, ExamplesApplyDeployAndAnswer) {
+  auto applied = Tuna({"apply", "-f", std::string(TUNA_SOURCE_DIR) + "/examples/manifests"});
+  ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  EXPECT_NE(applied.out.find("agentdeployment.tuna.ai/echo created"), std::string::npos) << applied.out;
+  EXPECT_NE(applied.out.find("agentbuild.tuna.ai/echo-manual-1 created"), std::string::npos) << applied.out;
+
+  WaitFor(kNs + "/agentdeployments/echo", Phase("ProductionDeployed"));
+  WaitFor(kNs + "/mcpserverdeployments/hello", Phase("ProductionDeployed"));
+  WaitFor(kNs + "/agentbuilds/echo-manual-1", [](const json::value& v) { return Str(v, {"status", "phase"}) == "Succeeded"; });
+  WaitFor(kNs + "/mcpserverbuilds/hello-manual-1",
+          [](const json::value& v) { return Str(v, {"status", "phase"}) == "Succeeded"; });
+
+  auto agent = api_->Post(kNs + "/agentdeployments/echo/proxy/production/chat", "hello");
+  ASSERT_EQ(agent.status, 200) << agent.body;
+  auto reply = json::parse(agent.body);
+  EXPECT_EQ(Str(reply, {"echo"}), "hello");
+  EXPECT_EQ(Str(reply, {"stage"}), "production");
+
+  auto mcp = api_->Post(kNs + "/mcpserverdeployments/hello/proxy/staging/",
+                        R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"greet","arguments":{"name":"tuna"}}})");
+  ASSERT_EQ(mcp.status, 200) << mcp.body;
+  EXPECT_EQ(json::parse(mcp.body).at("result").at("content").at(0).at("text").as_string(), "Hello, tuna!");
+
+  auto again = Tuna({"apply", "-f", std::string(TUNA_SOURCE_DIR) + "/examples/manifests"});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_EQ(again.out.find("configured"), std::string::npos) << again.out;
+  EXPECT_EQ(again.out.find("created"), std::string::npos) << again.out;
 }
 
 }  // namespace
