@@ -65,6 +65,14 @@ struct WatchStreamOptions {
 };
 
 /// Called for every ADDED/MODIFIED/DELETED event, in order; return false to end the watch.
+/// A piece of a build's log (GET .../{agentbuilds|mcpserverbuilds}/{name}/log).
+struct BuildLogChunk {
+  std::string text;
+  std::size_t next_offset = 0;  // ask from here next time
+  bool complete = false;        // the build is terminal and this is the end of its log
+  std::string phase;            // the build's phase when read
+};
+
 using WatchCallback = std::function<bool(const WatchEvent&)>;
 
 class Client {
@@ -100,6 +108,8 @@ class Client {
   /// an ERROR event (e.g. kGone: re-list, then watch again). WatchOptions.name filters locally.
   virtual Status Watch(const WatchOptions& options, const WatchCallback& on_event,
                        WatchStreamOptions stream = {}) = 0;
+  /// Reads a build's log from `offset` (key.kind: AgentBuild or MCPServerBuild).
+  virtual Result<BuildLogChunk> ReadBuildLog(const ObjectKey& key, std::size_t offset) = 0;
   /// Uploads an archive (a snapshot, tar.gz) to the server's artifact store (POST /artifacts);
   /// returns its digest ("sha256:...").
   virtual Result<std::string> UploadArtifact(std::string_view bytes) = 0;

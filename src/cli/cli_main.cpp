@@ -71,6 +71,10 @@ const std::vector<Command>& Commands() {
       {"version", "Print the client version and, if reachable, the server's", "tuna version [--client]", "",
        {{"client", 0, false, "", "only the client version; do not contact the server"}}, true, &RunVersion},
       {"api-resources", "List the kinds the server serves", "tuna api-resources", "", {}, true, &RunApiResources},
+      {"logs", "Print a build's log", "tuna logs build/NAME|mcpbuild/NAME [-f] [-n NS]",
+       "Prints the build's log so far; with -f, keeps printing until the build succeeds or fails.\n"
+       "After a server restart only the tail kept in the build's status remains.\n",
+       {{"follow", 'f', false, "", "follow the log until the build ends"}}, true, &RunLogs},
   };
   return commands;
 }

@@ -328,6 +328,26 @@ class HttpClient final : public Client {
     return out;
   }
 
+  Result<BuildLogChunk> ReadBuildLog(const ObjectKey& key, std::size_t offset) override {
+    const KindInfo* info = KindOrNull(key.kind);
+    if (info == nullptr) return UnknownKind(key.kind);
+    std::string target = ObjectPath(*info, key.namespace_, key.name) + "/log";
+    AddQuery(target, "offset", std::to_string(offset));
+    AddQuery(target, "format", "json");
+    TUNA_ASSIGN_OR_RETURN(auto r, Call(Req("GET", target)));
+    TUNA_ASSIGN_OR_RETURN(auto v, ParseBody(r, "build log"));
+    if (!v.is_object()) return Internal("server sent a build log that is not an object");
+    const auto& o = v.get_object();
+    BuildLogChunk chunk;
+    chunk.text = StringField(o, "log");
+    chunk.phase = StringField(o, "phase");
+    if (const auto* n = o.if_contains("nextOffset"); n && (n->is_int64() || n->is_uint64())) {
+      chunk.next_offset = n->to_number<std::size_t>();
+    }
+    if (const auto* c = o.if_contains("complete"); c && c->is_bool()) chunk.complete = c->get_bool();
+    return chunk;
+  }
+
   Result<std::string> UploadArtifact(std::string_view bytes) override {
     TUNA_ASSIGN_OR_RETURN(auto r, Call(Req("POST", "/artifacts", std::string(bytes), "application/octet-stream")));
     TUNA_ASSIGN_OR_RETURN(auto v, ParseBody(r, "artifact"));

@@ -107,28 +107,44 @@ net::HttpResponse WorkloadRoutes::BuildLog(net::HttpRequest& req, const std::str
   if (obj->status.is_object()) {
     if (auto* p = obj->status.get_object().if_contains("phase"); p && p->is_string()) phase = std::string(p->get_string());
   }
-  net::HttpResponse r;
-  r.content_type = "text/plain; charset=utf-8";
-  r.route = route;
-  r.headers.emplace_back("X-Build-Phase", phase);
+  const bool terminal = phase == "Succeeded" || phase == "Failed";
+  std::string text;
+  bool complete = true;
+  bool found = false;
   for (const auto& driver_name : drivers_.Names()) {
     auto build = drivers_.Find(driver_name)->FindBuild(job_id);
     if (!build.ok()) continue;
-    auto text = (*build)->ReadLog(offset);
-    if (!text.ok()) return Error(text.status(), req, route);
-    r.headers.emplace_back("X-Log-Offset", std::to_string(offset + text->size()));
-    r.headers.emplace_back("X-Log-Complete", (phase == "Succeeded" || phase == "Failed") ? "true" : "false");
-    r.body = std::move(*text);
+    auto read = (*build)->ReadLog(offset);
+    if (!read.ok()) return Error(read.status(), req, route);
+    text = std::move(*read);
+    complete = terminal && text.empty();
+    found = true;
+    break;
+  }
+  if (!found) {
+    // The driver no longer has it (e.g. after a restart): the tail kept in status is what remains.
+    if (offset == 0 && obj->status.is_object()) {
+      if (auto* t = obj->status.get_object().if_contains("logTail"); t && t->is_string()) text = std::string(t->get_string());
+    }
+    complete = terminal || text.empty();
+  }
+  const std::size_t next = offset + text.size();
+  net::HttpResponse r;
+  r.route = route;
+  if (req.QueryOr("format") == "json") {
+    json::object o;
+    o["log"] = text;
+    o["nextOffset"] = static_cast<std::uint64_t>(next);
+    o["complete"] = complete;
+    o["phase"] = phase;
+    r.body = json::serialize(o);
     return r;
   }
-  // The driver no longer has it (e.g. after a restart): the tail kept in status is what remains.
-  std::string tail;
-  if (obj->status.is_object()) {
-    if (auto* t = obj->status.get_object().if_contains("logTail"); t && t->is_string()) tail = std::string(t->get_string());
-  }
-  r.headers.emplace_back("X-Log-Offset", std::to_string(offset + (offset == 0 ? tail.size() : 0)));
-  r.headers.emplace_back("X-Log-Complete", "true");
-  r.body = offset == 0 ? tail : std::string();
+  r.content_type = "text/plain; charset=utf-8";
+  r.headers.emplace_back("X-Build-Phase", phase);
+  r.headers.emplace_back("X-Log-Offset", std::to_string(next));
+  r.headers.emplace_back("X-Log-Complete", complete ? "true" : "false");
+  r.body = std::move(text);
   return r;
 }
 

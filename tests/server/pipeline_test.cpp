@@ -227,6 +227,11 @@ TEST_F(Pipeline, BuildDeployPromoteRollbackFailAndDelete) {
   auto log = api_->Get(kNs + "/agentbuilds/" + build + "/log");
   EXPECT_EQ(log.status, 200);
   EXPECT_NE(log.body.find("building"), std::string::npos) << log.body;
+  auto logs = Tuna({"logs", "build/" + build, "-f"});  // a finished build: -f returns at its end
+  EXPECT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_EQ(logs.out, log.body);
+  auto not_a_build = Tuna({"logs", "agentdeployment/echo"});
+  EXPECT_EQ(not_a_build.exit_code, 2);
 
   // Promote: the same source to production.
   auto p = api_->Patch(kNs + "/agentdeployments/echo",
