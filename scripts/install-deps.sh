@@ -12,7 +12,7 @@ PKGS=(
   libcurl4-openssl-dev libssl-dev
   libarchive-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  bubblewrap procps curl
+  bubblewrap procps curl python3
 )
 
 missing=()
