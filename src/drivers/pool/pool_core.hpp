@@ -187,6 +187,9 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   /// What bubblewrap covers with an empty tmpfs: the options' hidden paths that exist, then the
   /// work dir (children get their own directories bound back in).
   std::vector<std::filesystem::path> HiddenPaths() const;
+  /// Files a command names by absolute path (its runtime script, say) that the sandbox's fresh
+  /// /tmp would hide: bound read-only, unless they sit in a hidden path.
+  std::vector<std::filesystem::path> CommandFiles(const std::vector<std::string>& tokens) const;
 
  private:
   explicit PoolCore(PoolDriverOptions options) : options_(std::move(options)) {}

@@ -51,6 +51,7 @@ Status PoolCore::EnsureStdioStarted(const RevisionPtr& revision, StdioServer& se
     spec.bwrap = {.enabled = true, .bwrap = options_.bwrap_path, .share_network = true,
                   .hidden = HiddenPaths(), .read_only = {}, .writable = {revision->home}};
     if (!revision->artifact_dir.empty()) spec.bwrap.read_only.push_back(revision->artifact_dir);
+    for (auto& file : CommandFiles(request.command)) spec.bwrap.read_only.push_back(std::move(file));
   }
   std::unique_ptr<TrackedProcess> started;
   // Forks happen on driver threads only (PR_SET_PDEATHSIG follows the forking thread).

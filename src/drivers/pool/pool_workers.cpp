@@ -20,17 +20,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Absolute paths of existing files named in a shell command ("python3 /x/worker.py" -> /x/worker.py).
-std::vector<fs::path> AbsolutePathsIn(const std::string& command) {
-  std::vector<fs::path> out;
+// The whitespace-separated words of a shell command.
+std::vector<std::string> Words(const std::string& command) {
+  std::vector<std::string> out;
   std::size_t i = 0;
   while (i < command.size()) {
     while (i < command.size() && std::isspace(static_cast<unsigned char>(command[i]))) ++i;
     std::size_t start = i;
     while (i < command.size() && !std::isspace(static_cast<unsigned char>(command[i]))) ++i;
-    std::string token = command.substr(start, i - start);
-    std::error_code ec;
-    if (token.size() > 1 && token[0] == '/' && fs::exists(token, ec)) out.emplace_back(token);
+    if (i > start) out.push_back(command.substr(start, i - start));
   }
   return out;
 }
@@ -106,6 +104,22 @@ sandbox::RLimits WorkerLimits(const ResourceLimits& limits) {
 }
 
 // ---- environments and warm workers ---------------------------------------------------------
+
+std::vector<fs::path> PoolCore::CommandFiles(const std::vector<std::string>& tokens) const {
+  std::vector<fs::path> out;
+  const auto hidden = HiddenPaths();
+  for (const auto& token : tokens) {
+    std::error_code ec;
+    if (token.size() < 2 || token[0] != '/' || !fs::exists(token, ec)) continue;
+    fs::path file(token);
+    bool inside_hidden = std::any_of(hidden.begin(), hidden.end(), [&](const fs::path& h) {
+      auto rel = file.lexically_relative(h);
+      return !rel.empty() && *rel.begin() != "..";
+    });
+    if (!inside_hidden) out.push_back(std::move(file));
+  }
+  return out;
+}
 
 Status PoolCore::EnsureEnvironment(const EnvironmentSpec& spec) {
   if (spec.name.empty()) return InvalidArgument("environment name is empty", "environment.name");
@@ -229,16 +243,7 @@ Result<WorkerPtr> PoolCore::StartGenericWorker(const EnvironmentSpec& spec) {
     process_spec.bwrap = {.enabled = true, .bwrap = options_.bwrap_path, .share_network = true,
                           .hidden = HiddenPaths(), .read_only = {options_.work_dir / "artifacts"},
                           .writable = {worker->dir}};
-    // The sandbox mounts a fresh /tmp: files the worker command names (its runtime script, say,
-    // from a checkout under /tmp) stay visible, read-only, unless they sit in a hidden path.
-    for (const auto& file : AbsolutePathsIn(spec.run_command)) {
-      bool hidden = false;
-      for (const auto& h : process_spec.bwrap.hidden) {
-        auto rel = file.lexically_relative(h);
-        if (!rel.empty() && *rel.begin() != "..") hidden = true;
-      }
-      if (!hidden) process_spec.bwrap.read_only.push_back(file);
-    }
+    for (auto& file : CommandFiles(Words(spec.run_command))) process_spec.bwrap.read_only.push_back(std::move(file));
   }
   TUNA_ASSIGN_OR_RETURN(worker->process, SpawnTracked(process_spec));
   worker->client = std::make_unique<UnixHttpClient>(worker->socket);
