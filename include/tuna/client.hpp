@@ -15,6 +15,7 @@
 
 #include "tuna/resources/object.hpp"
 #include "tuna/status.hpp"
+#include "tuna/events.hpp"
 #include "tuna/store.hpp"
 
 namespace tuna {
@@ -108,6 +109,8 @@ class Client {
   /// an ERROR event (e.g. kGone: re-list, then watch again). WatchOptions.name filters locally.
   virtual Status Watch(const WatchOptions& options, const WatchCallback& on_event,
                        WatchStreamOptions stream = {}) = 0;
+  /// Recent events of an object (GET .../{name}/events), oldest first.
+  virtual Result<std::vector<ObjectEvent>> ListEvents(const ObjectKey& key) = 0;
   /// Reads a build's log from `offset` (key.kind: AgentBuild or MCPServerBuild).
   virtual Result<BuildLogChunk> ReadBuildLog(const ObjectKey& key, std::size_t offset) = 0;
   /// Uploads an archive (a snapshot, tar.gz) to the server's artifact store (POST /artifacts);

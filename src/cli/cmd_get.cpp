@@ -185,7 +185,9 @@ int RunDescribe(CommandContext& ctx) {
   Fetched f = Fetch(ctx, kind, names, ctx.config.namespace_, "");
   for (std::size_t i = 0; i < f.items.size(); ++i) {
     if (i > 0) ctx.io.out << "\n";
-    ctx.io.out << Describe(f.items[i], ctx.io.now());
+    // Events come from servers that run controllers; an API-only server has none to show.
+    auto events = ctx.client->ListEvents(KeyOf(f.items[i]));
+    ctx.io.out << Describe(f.items[i], ctx.io.now(), events.ok() ? &*events : nullptr);
   }
   if (f.items.empty() && names.empty() && f.exit_code == kExitOk) {
     ctx.io.err << "No resources found in " << ctx.config.namespace_ << " namespace.\n";

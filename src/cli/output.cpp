@@ -338,7 +338,7 @@ std::string FormatJson(const std::vector<Resource>& items, bool as_list) {
   return EncodeJsonPretty(list);
 }
 
-std::string Describe(const Resource& r, TimePoint now) {
+std::string Describe(const Resource& r, TimePoint now, const std::vector<ObjectEvent>* events) {
   constexpr std::size_t kLabelWidth = 20;
   std::string out;
   auto field = [&](std::string_view label, const std::string& value) {
@@ -409,6 +409,19 @@ std::string Describe(const Resource& r, TimePoint now) {
                         Cell(At(c, "message"))});
     }
     Indent(out, RenderTable(t), "  ");
+  }
+  if (events != nullptr) {
+    if (events->empty()) {
+      field("Events", std::string(kNone));
+    } else {
+      out += "Events:\n";
+      Table t;
+      t.headers = {"TYPE", "REASON", "AGE", "COUNT", "MESSAGE"};
+      for (const auto& e : *events) {
+        t.rows.push_back({e.type, e.reason, Age(e.last_timestamp, now), std::to_string(e.count), e.message});
+      }
+      Indent(out, RenderTable(t), "  ");
+    }
   }
   return out;
 }

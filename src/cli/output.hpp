@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tuna/events.hpp"
 #include "tuna/resources/object.hpp"
 #include "tuna/status.hpp"
 
@@ -54,6 +55,6 @@ std::string FormatYaml(const std::vector<Resource>& items);
 std::string FormatJson(const std::vector<Resource>& items, bool as_list);
 
 /// The text of `tuna describe`.
-std::string Describe(const Resource& r, TimePoint now);
+std::string Describe(const Resource& r, TimePoint now, const std::vector<ObjectEvent>* events = nullptr);
 
 }  // namespace tuna::cli

@@ -328,6 +328,29 @@ class HttpClient final : public Client {
     return out;
   }
 
+  Result<std::vector<ObjectEvent>> ListEvents(const ObjectKey& key) override {
+    const KindInfo* info = KindOrNull(key.kind);
+    if (info == nullptr) return UnknownKind(key.kind);
+    TUNA_ASSIGN_OR_RETURN(auto r, Call(Req("GET", ObjectPath(*info, key.namespace_, key.name) + "/events")));
+    TUNA_ASSIGN_OR_RETURN(auto v, ParseBody(r, "event list"));
+    std::vector<ObjectEvent> out;
+    const auto* items = v.is_object() ? v.get_object().if_contains("items") : nullptr;
+    if (items == nullptr || !items->is_array()) return Internal("server sent an event list without items");
+    for (const auto& item : items->get_array()) {
+      if (!item.is_object()) continue;
+      const auto& o = item.get_object();
+      ObjectEvent e;
+      e.type = StringField(o, "type");
+      e.reason = StringField(o, "reason");
+      e.message = StringField(o, "message");
+      e.first_timestamp = StringField(o, "firstTimestamp");
+      e.last_timestamp = StringField(o, "lastTimestamp");
+      if (const auto* c = o.if_contains("count"); c && (c->is_int64() || c->is_uint64())) e.count = c->to_number<std::int64_t>();
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
   Result<BuildLogChunk> ReadBuildLog(const ObjectKey& key, std::size_t offset) override {
     const KindInfo* info = KindOrNull(key.kind);
     if (info == nullptr) return UnknownKind(key.kind);

@@ -227,6 +227,10 @@ class WorkloadControllersImpl final : public WorkloadControllers {
   }
 
  private:
+  void Event(const ObjectKey& key, std::string type, std::string reason, std::string message) {
+    if (ctx_.events != nullptr) ctx_.events->Record(key, std::move(type), std::move(reason), std::move(message));
+  }
+
   Controller* AddController(const ControllerOptions& o, Reconciler r) {
     controllers_.push_back(std::make_unique<Controller>(o, std::move(r)));
     return controllers_.back().get();
@@ -350,6 +354,7 @@ class WorkloadControllersImpl final : public WorkloadControllers {
       });
       if (!st.ok()) return st.status();
       spdlog::info("{} {}/{} failed: {}: {}", P::kBuildKind, key.namespace_, key.name, reason, message);
+      Event(key, "Warning", reason, message);
       if (owner) TUNA_RETURN_IF_ERROR(ReleaseClaim(*owner, target, key.name));
       return ReconcileResult{};
     };
@@ -400,6 +405,7 @@ class WorkloadControllersImpl final : public WorkloadControllers {
         return Status::Ok();
       });
       if (!st.ok()) return st.status();
+      Event(key, "Normal", "Started", "build job started on driver " + std::string(driver->name()));
       return ReconcileResult{ctx_.build_poll};
     }
 
@@ -446,6 +452,7 @@ class WorkloadControllersImpl final : public WorkloadControllers {
     });
     if (!st.ok()) return st.status();
     if (state.phase == BuildJobPhase::kSucceeded) {
+      Event(key, "Normal", "Succeeded", "built " + state.artifact);
       TUNA_RETURN_IF_ERROR(ReleaseClaim(*owner, target, key.name));
       return ReconcileResult{};
     }
@@ -478,6 +485,7 @@ class WorkloadControllersImpl final : public WorkloadControllers {
     if (!got.ok()) {
       if (got.status().code() != StatusCode::kNotFound) return got.status();
       UndeployAll(key);
+      if (ctx_.events != nullptr) ctx_.events->Forget(key);
       return ReconcileResult{};
     }
     TUNA_ASSIGN_OR_RETURN(DeploymentT dep, DeploymentT::FromResource(*got));
@@ -606,6 +614,7 @@ class WorkloadControllersImpl final : public WorkloadControllers {
       // A new revision is ready to place: deploy it, then retire the old one.
       auto placed = EnsureDeployed(dep, driver, env.ok() ? &*env : nullptr, target, want, artifact);
       if (!placed.ok()) {
+        Event(key, "Warning", "DeployFailed", placed.message());
         SetCondition(next.conditions, {.type = "Ready", .status = ConditionStatus::kFalse, .reason = "DeployFailed",
                                        .message = placed.message(), .observed_generation = generation});
         pending[ti] = true;
@@ -619,9 +628,12 @@ class WorkloadControllersImpl final : public WorkloadControllers {
       rev.deployed_at = NowRfc3339();
       deployed[ti] = true;
       spdlog::info("{} {}/{}: {} revision {} deployed", P::kDeploymentKind, key.namespace_, key.name, ToString(target), want);
+      Event(key, "Normal", "Deployed",
+            std::string(ToString(target)) + " revision " + want + (build_name.empty() ? "" : " (build " + build_name + ")") + " deployed");
     }
 
     if (!build_error.empty()) {
+      Event(key, "Warning", "BuildFailed", build_error);
       SetCondition(next.conditions, {.type = "BuildSucceeded", .status = ConditionStatus::kFalse, .reason = "BuildFailed",
                                      .message = build_error, .observed_generation = generation});
     } else if (deployed[0] || deployed[1]) {
@@ -691,6 +703,8 @@ class WorkloadControllersImpl final : public WorkloadControllers {
     if (!created.ok()) return created.status();
     spdlog::info("{} {}/{}: created {} {} for {}", P::kDeploymentKind, dep.metadata.namespace_, dep.metadata.name,
                  P::kBuildKind, b.metadata.name, ToString(target));
+    Event({std::string(P::kDeploymentKind), dep.metadata.namespace_, dep.metadata.name}, "Normal", "BuildCreated",
+          "created " + std::string(P::kBuildKind) + " " + b.metadata.name + " for " + std::string(ToString(target)));
     return Status::Ok();
   }
 

@@ -8,6 +8,7 @@
 #include "tuna/artifacts.hpp"
 #include "tuna/controller.hpp"
 #include "tuna/driver.hpp"
+#include "tuna/events.hpp"
 #include "tuna/resources/kinds.hpp"
 #include "tuna/store.hpp"
 
@@ -16,6 +17,7 @@ namespace tuna::controllers {
 struct ControllerContext {
   Store* store = nullptr;             // not owned
   DriverRegistry* drivers = nullptr;  // not owned
+  EventRecorder* events = nullptr;    // not owned; may be null
   ArtifactStore* artifacts = nullptr; // not owned
   std::string default_driver = "pool";
   /// Poll interval for a running build (drivers do not push state changes yet).

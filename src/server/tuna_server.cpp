@@ -188,12 +188,13 @@ class TunaServer final : public Server {
     ctx.store = store_.get();
     ctx.drivers = &drivers_;
     ctx.artifacts = artifacts_.get();
+    ctx.events = &events_;
     ctx.runtimes_dir = options_.runtimes_dir.empty() ? FindRuntimesDir() : options_.runtimes_dir;
     ctx.python = options_.python.empty() ? FindPython() : options_.python;
     core::Logger()->info("runtimes: {} (python: {})", ctx.runtimes_dir.empty() ? "<none>" : ctx.runtimes_dir,
                          ctx.python.empty() ? "<none>" : ctx.python);
     TUNA_ASSIGN_OR_RETURN(controllers_, controllers::WorkloadControllers::Make(ctx));
-    routes_ = std::make_unique<server::WorkloadRoutes>(*store_, *artifacts_, drivers_, controllers_.get());
+    routes_ = std::make_unique<server::WorkloadRoutes>(*store_, *artifacts_, drivers_, controllers_.get(), &events_);
     return {};
   }
 
@@ -355,6 +356,7 @@ class TunaServer final : public Server {
   std::unique_ptr<api::ApiHandler> api_;
   ArtifactStorePtr artifacts_;
   DriverRegistry drivers_;
+  EventRecorder events_;
   std::unique_ptr<controllers::WorkloadControllers> controllers_;
   std::unique_ptr<server::WorkloadRoutes> routes_;
   mutable std::mutex mu_;

@@ -47,6 +47,22 @@ std::optional<net::HttpResponse> WorkloadRoutes::Handle(net::HttpRequest& req) {
   const std::string& plural = s[5];
   const std::string& name = s[6];
   const std::string& sub = s[7];
+  if (sub == "events" && s.size() == 8 && req.method == "GET") {
+    const KindInfo* kind = FindKind(plural);
+    const std::string route = "/apis/tuna.ai/v1alpha1/namespaces/{namespace}/{plural}/{name}/events";
+    if (kind == nullptr || kind->plural != plural) return Error(NotFound("unknown resource type \"" + plural + "\""), req, route);
+    json::array items;
+    if (events_ != nullptr) {
+      for (const auto& e : events_->List({std::string(kind->kind), ns, name})) {
+        items.push_back({{"type", e.type}, {"reason", e.reason}, {"message", e.message}, {"count", e.count},
+                         {"firstTimestamp", e.first_timestamp}, {"lastTimestamp", e.last_timestamp}});
+      }
+    }
+    net::HttpResponse r;
+    r.body = json::serialize(json::object{{"kind", "EventList"}, {"items", std::move(items)}});
+    r.route = route;
+    return r;
+  }
   if (sub == "log" && s.size() == 8 && (plural == "agentbuilds" || plural == "mcpserverbuilds")) {
     return BuildLog(req, plural == "agentbuilds" ? "AgentBuild" : "MCPServerBuild", ns, name);
   }

@@ -4,6 +4,7 @@
 //   GET  /artifacts/{digest}              download it
 //   GET  .../namespaces/{ns}/{agentbuilds|mcpserverbuilds}/{name}/log[?offset=N]
 //   ANY  .../namespaces/{ns}/{agentdeployments|mcpserverdeployments}/{name}/proxy/{stage}/{path}
+//   GET  .../namespaces/{ns}/{plural}/{name}/events   recent events (newest last)
 // The proxy sub-resource (as Kubernetes' services/proxy) reaches a stage's revision through its
 // executor; the A2A/MCP gateway replaces it as the user-facing way in.
 
@@ -13,6 +14,7 @@
 #include "net/http_types.hpp"
 #include "tuna/artifacts.hpp"
 #include "tuna/driver.hpp"
+#include "tuna/events.hpp"
 #include "tuna/store.hpp"
 
 namespace tuna::server {
@@ -20,8 +22,8 @@ namespace tuna::server {
 class WorkloadRoutes {
  public:
   WorkloadRoutes(Store& store, ArtifactStore& artifacts, DriverRegistry& drivers,
-                 controllers::WorkloadControllers* controllers)
-      : store_(store), artifacts_(artifacts), drivers_(drivers), controllers_(controllers) {}
+                 controllers::WorkloadControllers* controllers, const EventRecorder* events)
+      : store_(store), artifacts_(artifacts), drivers_(drivers), controllers_(controllers), events_(events) {}
 
   /// Answers the request if it is one of these routes (the caller has authenticated it).
   std::optional<net::HttpResponse> Handle(net::HttpRequest& req);
@@ -38,6 +40,7 @@ class WorkloadRoutes {
   ArtifactStore& artifacts_;
   DriverRegistry& drivers_;
   controllers::WorkloadControllers* controllers_;
+  const EventRecorder* events_;
 };
 
 }  // namespace tuna::server

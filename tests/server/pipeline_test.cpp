@@ -232,6 +232,11 @@ TEST_F(Pipeline, BuildDeployPromoteRollbackFailAndDelete) {
   EXPECT_EQ(logs.out, log.body);
   auto not_a_build = Tuna({"logs", "agentdeployment/echo"});
   EXPECT_EQ(not_a_build.exit_code, 2);
+  auto described = Tuna({"describe", "agentdeployment", "echo"});
+  EXPECT_EQ(described.exit_code, 0) << described.err;
+  EXPECT_NE(described.out.find("Events:"), std::string::npos) << described.out;
+  EXPECT_NE(described.out.find("BuildCreated"), std::string::npos) << described.out;
+  EXPECT_NE(described.out.find("staging revision"), std::string::npos) << described.out;
 
   // Promote: the same source to production.
   auto p = api_->Patch(kNs + "/agentdeployments/echo",
