@@ -714,7 +714,7 @@ class WorkloadControllersImpl final : public WorkloadControllers {
     using P = Pipeline<DeploymentT, std::conditional_t<std::is_same_v<DeploymentT, AgentDeployment>, AgentBuild, MCPServerBuild>>;
     const std::string id = DeploymentJobId(dep.metadata.namespace_, dep.metadata.name, target, revision);
     if (driver->FindDeployment(id).ok()) {
-      Track(KeyOf(dep.ToResource()), id);
+      Track({std::string(P::kDeploymentKind), dep.metadata.namespace_, dep.metadata.name}, id);
       return Status::Ok();
     }
     DeployRequest req;
@@ -726,7 +726,7 @@ class WorkloadControllersImpl final : public WorkloadControllers {
     P::FillDeploy(dep, target, req);
     auto placed = driver->Deploy(req);
     if (!placed.ok()) return placed.status().WithContext("deploy " + id);
-    Track(KeyOf(dep.ToResource()), id);
+    Track({std::string(P::kDeploymentKind), dep.metadata.namespace_, dep.metadata.name}, id);
     return Status::Ok();
   }
 
