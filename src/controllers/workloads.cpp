@@ -43,14 +43,9 @@ std::chrono::system_clock::time_point ParseRfc3339(const std::string& text) {
   return std::chrono::system_clock::from_time_t(timegm(&tm));
 }
 
+// The driver's time, or now when it has none.
 std::string FormatRfc3339(std::chrono::system_clock::time_point tp) {
-  if (tp == std::chrono::system_clock::time_point{}) return NowRfc3339();
-  auto t = std::chrono::system_clock::to_time_t(tp);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return tp == std::chrono::system_clock::time_point{} ? NowRfc3339() : ToRfc3339(tp);
 }
 
 // Kind-specific facts of the two pipelines.

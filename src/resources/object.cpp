@@ -53,10 +53,12 @@ std::string ToString(const ObjectKey& key) {
   return out;
 }
 
-std::string NowRfc3339() {
-  auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+std::string NowRfc3339() { return ToRfc3339(std::chrono::system_clock::now()); }
+
+std::string ToRfc3339(std::chrono::system_clock::time_point tp) {
+  auto t = std::chrono::system_clock::to_time_t(tp);
   std::tm tm{};
-  gmtime_r(&now, &tm);
+  gmtime_r(&t, &tm);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;

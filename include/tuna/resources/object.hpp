@@ -5,6 +5,7 @@
 
 #include <boost/json/value.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -86,5 +87,7 @@ std::string ToString(const ObjectKey& key);
 
 /// Current time as RFC 3339 UTC with seconds ("2026-11-26T11:00:00Z").
 std::string NowRfc3339();
+/// A time point as RFC 3339 UTC with seconds.
+std::string ToRfc3339(std::chrono::system_clock::time_point tp);
 
 }  // namespace tuna
