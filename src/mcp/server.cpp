@@ -246,7 +246,15 @@ std::vector<std::string> Server::ToolNames() const {
   return names;
 }
 
-std::optional<json::value> Server::Handle(const jsonrpc::Message& message, SessionState& state) const {
+void ToolContext::Progress(double progress, double total, std::string message) const {
+  if (!wants_progress()) return;
+  json::object params{{"progressToken", progress_token_}, {"progress", progress}};
+  if (total > 0) params["total"] = total;
+  if (!message.empty()) params["message"] = std::move(message);
+  sink_(jsonrpc::MakeNotification("notifications/progress", std::move(params)));
+}
+
+std::optional<json::value> Server::Handle(const jsonrpc::Message& message, SessionState& state, const MessageSink& sink) const {
   if (message.IsResponse()) return std::nullopt;  // tuna sends no server-to-client requests yet
   if (message.method == "initialize") {
     if (message.IsNotification()) return std::nullopt;
@@ -255,7 +263,7 @@ std::optional<json::value> Server::Handle(const jsonrpc::Message& message, Sessi
     return jsonrpc::MakeResponse(message.id, std::move(r).value());
   }
   if (message.IsRequest() && message.method == "tools/call") {
-    Result<json::value> r = CallTool(message.params, state);
+    Result<json::value> r = CallTool(message.params, state, sink);
     if (!r.ok()) return jsonrpc::MakeErrorResponse(message.id, jsonrpc::ErrorFromStatus(r.status()));
     return jsonrpc::MakeResponse(message.id, std::move(r).value());
   }
@@ -410,7 +418,7 @@ Result<json::value> Server::GetPrompt(const json::value& params) const {
   return json::value(std::move(result));
 }
 
-Result<json::value> Server::CallTool(const json::value& params, const SessionState& state) const {
+Result<json::value> Server::CallTool(const json::value& params, const SessionState& state, const MessageSink& sink) const {
   if (!params.is_object()) return InvalidArgument("tools/call needs params with a name", "params");
   const json::object& p = params.get_object();
   const json::value* name = p.if_contains("name");
@@ -428,9 +436,16 @@ Result<json::value> Server::CallTool(const json::value& params, const SessionSta
     return json::value(ToolResult::Failure("invalid arguments for tool " + it->name + ": " + valid.message()).ToJson());
   }
 
+  json::value progress_token = nullptr;
+  if (const json::value* meta = p.if_contains("_meta"); meta && meta->is_object()) {
+    if (const json::value* token = meta->get_object().if_contains("progressToken"); token && jsonrpc::IsValidId(*token)) {
+      progress_token = *token;
+    }
+  }
+  ToolContext context(std::move(progress_token), sink);
   Result<ToolResult> r = Status(StatusCode::kInternal, "tool handler did not run");
   try {
-    r = it->handler(arguments);
+    r = it->handler(arguments, context);
   } catch (const std::exception& ex) {
     r = Internal(std::string("tool failed: ") + ex.what());
   } catch (...) {

@@ -1,6 +1,7 @@
 // Streamable HTTP (MCP 2025-06-18 / 2025-11-25, "Transports"): the order of checks is
 // Origin (403) -> method (405) -> Accept (406) -> Content-Type (415) -> JSON-RPC parse (400)
-// -> session (400 missing / 404 unknown) -> MCP-Protocol-Version (400) -> the message.
+// -> session (400 missing / 404 unknown) -> MCP-Protocol-Version (400) -> the message: JSON,
+// or SSE (progress notifications, then the response) for a tools/call with a progressToken.
 
 #include "mcp/streamable_http_handler.hpp"
 
@@ -74,6 +75,17 @@ net::HttpResponse JsonResponse(int status, const json::value& body) {
   return r;
 }
 
+// One SSE event carrying one JSON-RPC message (serialized JSON has no raw newlines).
+std::string SseEvent(const json::value& message) { return "event: message\ndata: " + json::serialize(message) + "\n\n"; }
+
+bool WantsProgress(const jsonrpc::Message& message) {
+  if (!message.IsRequest() || message.method != "tools/call" || !message.params.is_object()) return false;
+  const json::value* meta = message.params.get_object().if_contains("_meta");
+  if (!meta || !meta->is_object()) return false;
+  const json::value* token = meta->get_object().if_contains("progressToken");
+  return token && jsonrpc::IsValidId(*token);
+}
+
 net::HttpResponse Accepted() {
   net::HttpResponse r;
   r.status = 202;
@@ -86,6 +98,30 @@ net::HttpResponse Accepted() {
 StreamableHttpHandler::StreamableHttpHandler(const Server& server, StreamableHttpOptions options)
     : server_(server), options_(std::move(options)) {
   if (options_.max_sessions == 0) options_.max_sessions = 1;
+  stream_pool_ = std::make_unique<net::WorkerPool>(std::max<std::size_t>(1, options_.stream_threads), options_.max_queued_streams);
+}
+
+net::HttpResponse StreamableHttpHandler::StreamResponse(const jsonrpc::Message& message, const SessionState& state) {
+  net::HttpResponse r;
+  r.status = 200;
+  r.content_type = "text/event-stream";
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  auto msg = std::make_shared<jsonrpc::Message>(message);
+  auto session_state = std::make_shared<SessionState>(state);
+  // The stream callback runs on an I/O thread and must not block: the call goes to the pool.
+  r.stream = [this, msg, session_state](net::StreamWriterPtr writer) {
+    bool taken = stream_pool_->TrySubmit([this, msg, session_state, writer] {
+      MessageSink sink = [writer](json::value m) { writer->Send(SseEvent(m)); };
+      std::optional<json::value> answer = server_.Handle(*msg, *session_state, sink);
+      if (answer) writer->Send(SseEvent(*answer));
+      writer->Close();
+    });
+    if (!taken) {
+      writer->Send(SseEvent(jsonrpc::MakeErrorResponse(msg->id, jsonrpc::Error{jsonrpc::kInternalError, "server busy: too many streaming calls", nullptr})));
+      writer->Close();
+    }
+  };
+  return r;
 }
 
 net::HttpResponse StreamableHttpHandler::ErrorResponse(int http_status, int jsonrpc_code, std::string_view message) {
@@ -206,6 +242,7 @@ net::HttpResponse StreamableHttpHandler::HandlePost(net::HttpRequest& request) {
                              " (this session negotiated " + state.protocol_version + ")");
   }
 
+  if (WantsProgress(message)) return StreamResponse(message, state);
   std::optional<json::value> answer = server_.Handle(message, state);
   if (state.initialized) {
     std::lock_guard lock(mu_);

@@ -1,14 +1,17 @@
 #pragma once
 // The Streamable HTTP rules as a plain net::HttpHandler, so the gateway can mount an MCP
 // endpoint on its own net::HttpServer; StreamableHttpServer wraps it with a server of its own.
+// The net::HttpServer must be stopped before this handler is destroyed (streams call into it).
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "net/http_types.hpp"
+#include "net/worker_pool.hpp"
 #include "tuna/mcp/server.hpp"
 #include "tuna/mcp/streamable_http.hpp"
 
@@ -40,12 +43,15 @@ class StreamableHttpHandler {
   bool OriginAllowed(std::string_view origin) const;
   net::HttpResponse HandlePost(net::HttpRequest& request);
   net::HttpResponse HandleDelete(net::HttpRequest& request);
+  net::HttpResponse StreamResponse(const jsonrpc::Message& message, const SessionState& state);
   void SweepLocked(std::chrono::steady_clock::time_point now);
 
   const Server& server_;
   StreamableHttpOptions options_;
   std::mutex mu_;
   std::unordered_map<std::string, Session> sessions_;  // bounded by options_.max_sessions
+  // Last member: destroyed (its threads joined) first, while everything its tasks use still lives.
+  std::unique_ptr<net::WorkerPool> stream_pool_;
 };
 
 }  // namespace tuna::mcp

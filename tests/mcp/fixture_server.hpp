@@ -1,6 +1,6 @@
 #pragma once
 // A small MCP server used as a test fixture by the transport and interop tests: three tools
-// (echo, add with structured output, fail), one resource, one prompt, and an optional number of
+// (echo, add with structured output, fail, count with progress), one resource, one prompt, and an optional number of
 // filler tools for paging.
 
 #include <string>
@@ -23,7 +23,7 @@ inline ServerPtr MakeFixtureServer(std::size_t page_size = 100, int filler_tools
       .title = "Echo",
       .description = "Returns its text argument.",
       .input_schema = json::parse(R"({"type":"object","properties":{"text":{"type":"string"}},"required":["text"]})").as_object(),
-      .handler = [](const json::object& args) -> Result<ToolResult> {
+      .handler = [](const json::object& args, const ToolContext&) -> Result<ToolResult> {
         return ToolResult::Text(std::string(args.at("text").as_string()));
       }});
   if (s.ok()) {
@@ -32,7 +32,7 @@ inline ServerPtr MakeFixtureServer(std::size_t page_size = 100, int filler_tools
         .description = "Adds two numbers.",
         .input_schema = json::parse(R"({"type":"object","properties":{"a":{"type":"number"},"b":{"type":"number"}},"required":["a","b"]})").as_object(),
         .output_schema = json::parse(R"({"type":"object","properties":{"sum":{"type":"number"}},"required":["sum"]})").as_object(),
-        .handler = [](const json::object& args) -> Result<ToolResult> {
+        .handler = [](const json::object& args, const ToolContext&) -> Result<ToolResult> {
           double sum = args.at("a").to_number<double>() + args.at("b").to_number<double>();
           return ToolResult::Structured(json::object{{"sum", sum}});
         }});
@@ -41,7 +41,18 @@ inline ServerPtr MakeFixtureServer(std::size_t page_size = 100, int filler_tools
     s = server->AddTool(Tool{
         .name = "fail",
         .description = "Always fails, as a tool whose upstream is down.",
-        .handler = [](const json::object&) -> Result<ToolResult> { return Unavailable("upstream is down"); }});
+        .handler = [](const json::object&, const ToolContext&) -> Result<ToolResult> { return Unavailable("upstream is down"); }});
+  }
+  if (s.ok()) {
+    s = server->AddTool(Tool{
+        .name = "count",
+        .description = "Counts to n, reporting progress at each step.",
+        .input_schema = json::parse(R"({"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]})").as_object(),
+        .handler = [](const json::object& args, const ToolContext& context) -> Result<ToolResult> {
+          std::int64_t n = args.at("n").to_number<std::int64_t>();
+          for (std::int64_t i = 1; i <= n; ++i) context.Progress(static_cast<double>(i), static_cast<double>(n), "step " + std::to_string(i));
+          return ToolResult::Text("counted " + std::to_string(n) + (context.wants_progress() ? " with progress" : ""));
+        }});
   }
   if (s.ok()) {
     s = server->AddResource(Resource{
@@ -64,7 +75,7 @@ inline ServerPtr MakeFixtureServer(std::size_t page_size = 100, int filler_tools
   }
   for (int i = 0; s.ok() && i < filler_tools; ++i) {
     s = server->AddTool(Tool{.name = "filler_" + std::to_string(i),
-                             .handler = [](const json::object&) -> Result<ToolResult> { return ToolResult::Text("ok"); }});
+                             .handler = [](const json::object&, const ToolContext&) -> Result<ToolResult> { return ToolResult::Text("ok"); }});
   }
   if (!s.ok()) return nullptr;
   return server;

@@ -54,7 +54,7 @@ TEST(McpInterop, OfficialTypeScriptClient) {
 
   EXPECT_EQ(r.exit_code, 0) << "stdout:\n" << r.out << "\nstderr:\n" << r.err;
   for (const char* step : {"ok initialize", "ok session", "ok version", "ok ping", "ok tools/list", "ok tools/call echo",
-                           "ok tools/call add", "ok tools/call fail", "ok tools/call unknown", "ok resources/list + read",
+                           "ok tools/call add", "ok tools/call fail", "ok tools/call count with progress", "ok tools/call unknown", "ok resources/list + read",
                            "ok prompts/list + get", "ok terminate session",
                            "ALL OK"}) {
     EXPECT_NE(r.out.find(step), std::string::npos) << "missing \"" << step << "\" in:\n" << r.out << r.err;

@@ -100,18 +100,19 @@ TEST(McpServerCore, ToolsListDescribesTools) {
   SessionState state;
   json::value r = Call(*server, state, R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})");
   const auto& tools = r.at("result").at("tools").as_array();
-  ASSERT_EQ(tools.size(), 3u);
+  ASSERT_EQ(tools.size(), 4u);
   EXPECT_EQ(tools[0].at("name").as_string(), "echo");
   EXPECT_EQ(tools[0].at("title").as_string(), "Echo");
   EXPECT_EQ(tools[0].at("inputSchema").at("required").as_array().at(0).as_string(), "text");
   EXPECT_EQ(tools[1].at("outputSchema").at("type").as_string(), "object");
   EXPECT_EQ(tools[2].at("inputSchema").at("type").as_string(), "object");  // defaulted
+  EXPECT_EQ(tools[3].at("name").as_string(), "count");
   EXPECT_FALSE(tools[2].as_object().contains("outputSchema"));
   EXPECT_FALSE(r.at("result").as_object().contains("nextCursor"));
 }
 
 TEST(McpServerCore, ToolsListPagesWithCursor) {
-  auto server = testing::MakeFixtureServer(/*page_size=*/2, /*filler_tools=*/3);  // 6 tools
+  auto server = testing::MakeFixtureServer(/*page_size=*/2, /*filler_tools=*/3);  // 7 tools
   SessionState state;
   std::set<std::string> seen;
   json::value cursor = nullptr;
@@ -126,8 +127,8 @@ TEST(McpServerCore, ToolsListPagesWithCursor) {
     cursor = result.contains("nextCursor") ? result.at("nextCursor") : json::value(nullptr);
     ++pages;
   } while (!cursor.is_null() && pages < 10);
-  EXPECT_EQ(pages, 3);
-  EXPECT_EQ(seen.size(), 6u);
+  EXPECT_EQ(pages, 4);
+  EXPECT_EQ(seen.size(), 7u);
 }
 
 TEST(McpServerCore, ToolsListRejectsBadCursor) {
@@ -160,6 +161,29 @@ TEST(McpServerCore, ToolsCallStructured) {
   EXPECT_EQ(json::parse(result.at("content").at(0).at("text").as_string()).at("sum").as_double(), 5.5);
 }
 
+TEST(McpServerCore, ProgressGoesToTheSinkWhenAskedFor) {
+  auto server = testing::MakeFixtureServer();
+  SessionState state;
+  std::vector<json::value> sent;
+  MessageSink sink = [&](json::value m) { sent.push_back(std::move(m)); };
+  auto msg = jsonrpc::ParseMessage(
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"count","arguments":{"n":3},"_meta":{"progressToken":"tok"}}})");
+  auto answer = server->Handle(*msg.message, state, sink);
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->at("result").at("content").at(0).at("text").as_string(), "counted 3 with progress");
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].at("method").as_string(), "notifications/progress");
+  EXPECT_EQ(sent[0].at("params").at("progressToken").as_string(), "tok");
+  EXPECT_EQ(sent[2].at("params").at("progress").as_double(), 3.0);
+  EXPECT_EQ(sent[2].at("params").at("total").as_double(), 3.0);
+  // Without a token nothing is sent, even with a sink.
+  sent.clear();
+  auto plain = jsonrpc::ParseMessage(R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"count","arguments":{"n":2}}})");
+  answer = server->Handle(*plain.message, state, sink);
+  EXPECT_EQ(answer->at("result").at("content").at(0).at("text").as_string(), "counted 2");
+  EXPECT_TRUE(sent.empty());
+}
+
 TEST(McpServerCore, ToolFailureIsResultWithIsError) {
   auto server = testing::MakeFixtureServer();
   SessionState state;
@@ -171,7 +195,7 @@ TEST(McpServerCore, ToolFailureIsResultWithIsError) {
 
 TEST(McpServerCore, ThrowingToolIsResultWithIsError) {
   auto server = Server::Make({});
-  ASSERT_TRUE(server->AddTool(Tool{.name = "boom", .handler = [](const json::object&) -> Result<ToolResult> {
+  ASSERT_TRUE(server->AddTool(Tool{.name = "boom", .handler = [](const json::object&, const ToolContext&) -> Result<ToolResult> {
                                      throw std::runtime_error("exploded");
                                    }}).ok());
   SessionState state;
@@ -305,7 +329,7 @@ TEST(McpServerCore, AddResourceAndPromptRules) {
 
 TEST(McpServerCore, AddToolRules) {
   auto server = Server::Make({});
-  auto ok = [](const json::object&) -> Result<ToolResult> { return ToolResult::Text(""); };
+  auto ok = [](const json::object&, const ToolContext&) -> Result<ToolResult> { return ToolResult::Text(""); };
   EXPECT_TRUE(server->AddTool(Tool{.name = "a.b-c_1", .handler = ok}).ok());
   EXPECT_EQ(server->AddTool(Tool{.name = "a.b-c_1", .handler = ok}).code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(server->AddTool(Tool{.name = "", .handler = ok}).code(), StatusCode::kInvalidArgument);

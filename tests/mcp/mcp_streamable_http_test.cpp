@@ -115,7 +115,33 @@ TEST_F(McpStreamableHttpTest, RequestGetsJsonResponse) {
   // The version header is optional after initialize: the session's version applies.
   HttpResult list = Post(R"({"jsonrpc":"2.0","id":2,"method":"tools/list"})", PostHeaders(session));
   ASSERT_EQ(list.status, 200);
-  EXPECT_EQ(json::parse(list.body).at("result").at("tools").as_array().size(), 3u);
+  EXPECT_EQ(json::parse(list.body).at("result").at("tools").as_array().size(), 4u);
+}
+
+TEST_F(McpStreamableHttpTest, ToolCallWithProgressTokenStreamsSse) {
+  Start();
+  std::string session = OpenSession();
+  HttpResult r = Post(R"({"jsonrpc":"2.0","id":"s1","method":"tools/call","params":{"name":"count","arguments":{"n":3},"_meta":{"progressToken":7}}})",
+                      PostHeaders(session, "2025-06-18"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.Header("content-type").find("text/event-stream"), std::string::npos);
+  std::vector<json::value> events;
+  std::size_t pos = 0;
+  while ((pos = r.body.find("data: ", pos)) != std::string::npos) {
+    std::size_t end = r.body.find('\n', pos);
+    events.push_back(json::parse(r.body.substr(pos + 6, end - pos - 6)));
+    pos = end;
+  }
+  ASSERT_EQ(events.size(), 4u) << r.body;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(events[i].at("method").as_string(), "notifications/progress");
+    EXPECT_EQ(events[i].at("params").at("progressToken").as_int64(), 7);
+    EXPECT_EQ(events[i].at("params").at("progress").as_double(), i + 1.0);
+  }
+  EXPECT_EQ(events[3].at("id").as_string(), "s1");  // the stream ends with the response
+  EXPECT_EQ(events[3].at("result").at("content").at(0).at("text").as_string(), "counted 3 with progress");
+  // The connection is reusable after the stream.
+  EXPECT_EQ(Post(R"({"jsonrpc":"2.0","id":2,"method":"ping"})", PostHeaders(session)).status, 200);
 }
 
 TEST_F(McpStreamableHttpTest, MissingSessionIs400) {

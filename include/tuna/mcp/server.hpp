@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/json/array.hpp>
@@ -53,10 +54,30 @@ struct ToolResult {
   boost::json::object ToJson() const;
 };
 
+/// Sends one server-to-client message (a notification) while a request is being handled.
+using MessageSink = std::function<void(boost::json::value message)>;
+
+/// What a running tool can do besides returning: report progress when the client asked for it
+/// (params._meta.progressToken) and the transport can carry it (an SSE response).
+class ToolContext {
+ public:
+  ToolContext() = default;
+  ToolContext(boost::json::value progress_token, MessageSink sink)
+      : progress_token_(std::move(progress_token)), sink_(std::move(sink)) {}
+  /// True when Progress() reaches the client.
+  bool wants_progress() const { return sink_ && !progress_token_.is_null(); }
+  /// Sends notifications/progress; `progress` must grow with each call. `total` <= 0: unknown.
+  void Progress(double progress, double total = 0, std::string message = {}) const;
+
+ private:
+  boost::json::value progress_token_;
+  MessageSink sink_;
+};
+
 /// Runs a tool with its `arguments` (an object; empty when the client sent none). A non-OK
 /// status becomes a result with is_error = true carrying the status message. May block; may be
 /// called from several threads at once.
-using ToolHandler = std::function<Result<ToolResult>(const boost::json::object& arguments)>;
+using ToolHandler = std::function<Result<ToolResult>(const boost::json::object& arguments, const ToolContext& context)>;
 
 struct Tool {
   std::string name;  // unique; 1..128 of [A-Za-z0-9_.-]
@@ -161,14 +182,17 @@ class Server {
 
   /// Handles one message for a session: a request gets its response (a JSON-RPC result or
   /// error), a notification or response gets nullopt. `initialize` fills `state`.
-  std::optional<boost::json::value> Handle(const jsonrpc::Message& message, SessionState& state) const;
+  /// `sink`, when set, carries notifications sent while the request runs (tool progress).
+  std::optional<boost::json::value> Handle(const jsonrpc::Message& message, SessionState& state,
+                                           const MessageSink& sink = nullptr) const;
 
  private:
   explicit Server(ServerOptions options);
   boost::json::object Capabilities() const;
   Result<boost::json::value> Initialize(const boost::json::value& params, SessionState& state) const;
   Result<boost::json::value> ListTools(const boost::json::value& params) const;
-  Result<boost::json::value> CallTool(const boost::json::value& params, const SessionState& state) const;
+  Result<boost::json::value> CallTool(const boost::json::value& params, const SessionState& state,
+                                      const MessageSink& sink) const;
   Result<boost::json::value> ListResources(const boost::json::value& params) const;
   std::optional<boost::json::value> ReadResource(const jsonrpc::Message& message) const;
   Result<boost::json::value> ListPrompts(const boost::json::value& params) const;

@@ -1,6 +1,7 @@
 #pragma once
 /// The MCP Streamable HTTP transport (revisions 2025-06-18 and 2025-11-25) serving a
-/// tuna::mcp::Server on tuna's own HTTP server: one endpoint, POST for client messages,
+/// tuna::mcp::Server on tuna's own HTTP server: one endpoint, POST for client messages (JSON
+/// answers, or an SSE stream for tool calls that report progress),
 /// DELETE to end a session, Mcp-Session-Id sessions with an idle TTL and a bound on their
 /// number, MCP-Protocol-Version checks and Origin validation. See docs/mcp.md.
 
@@ -28,6 +29,11 @@ struct StreamableHttpOptions {
   std::chrono::milliseconds session_idle_ttl{std::chrono::minutes(30)};
   /// At most this many live sessions; an initialize beyond it gets 503.
   std::size_t max_sessions = 10000;
+  /// A tools/call that asks for progress (params._meta.progressToken) is answered with an SSE
+  /// stream: progress notifications, then the response. Those calls run on a pool of this many
+  /// threads, with at most `max_queued_streams` waiting (beyond: a -32603 "busy" error event).
+  std::size_t stream_threads = 4;
+  std::size_t max_queued_streams = 256;
   /// The clock for session expiry; tests inject their own. Null: std::chrono::steady_clock.
   std::function<std::chrono::steady_clock::time_point()> clock;
 };

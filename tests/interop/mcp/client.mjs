@@ -52,6 +52,13 @@ try {
   const failed = await client.callTool({ name: 'fail', arguments: {} });
   check(failed.isError === true && failed.content[0].text === 'upstream is down', JSON.stringify(failed));
 
+  step = 'tools/call count with progress (SSE)';
+  const progress = [];
+  const counted = await client.callTool({ name: 'count', arguments: { n: 3 } }, undefined,
+                                        { onprogress: (p) => progress.push(p.progress) });
+  check(counted.content[0].text === 'counted 3 with progress' && JSON.stringify(progress) === '[1,2,3]',
+        JSON.stringify({ counted, progress }));
+
   step = 'tools/call unknown (-32602)';
   let code = null;
   try {
