@@ -42,8 +42,11 @@ struct Message {
   boost::json::value result;  // responses
   Error error;                // error responses
 
+  /// A request: has a method and an id, expects an answer.
   bool IsRequest() const { return kind == MessageKind::kRequest; }
+  /// A notification: has a method, no id, is never answered.
   bool IsNotification() const { return kind == MessageKind::kNotification; }
+  /// A response or an error response.
   bool IsResponse() const { return kind == MessageKind::kResponse || kind == MessageKind::kErrorResponse; }
 };
 
@@ -54,6 +57,7 @@ struct ParseResult {
   Error error;
   boost::json::value id;  // null unless the id could be read from an invalid request
 
+  /// True when a message was parsed.
   bool ok() const { return message.has_value(); }
 };
 

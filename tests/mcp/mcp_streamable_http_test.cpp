@@ -291,6 +291,18 @@ TEST_F(McpStreamableHttpTest, SessionCountIsBounded) {
   EXPECT_EQ(http_->SessionCount(), 1u);
 }
 
+TEST_F(McpStreamableHttpTest, TransportErrorsHaveJsonRpcBodies) {
+  server_ = testing::MakeFixtureServer();
+  auto http = StreamableHttpServer::Make(*server_, {}, HttpListenOptions{.max_body_bytes = 64});
+  ASSERT_TRUE(http.ok());
+  http_ = std::move(http).value();
+  ASSERT_TRUE(http_->Start("127.0.0.1", 0).ok());
+  HttpConnection conn(http_->port());
+  HttpResult r = conn.Request("POST", "/mcp", kInitialize, PostHeaders());  // longer than 64 bytes
+  EXPECT_EQ(r.status, 413);
+  EXPECT_NE(JsonRpcCode(r), 0) << r.body;
+}
+
 TEST_F(McpStreamableHttpTest, MakeValidatesOptions) {
   auto server = testing::MakeFixtureServer();
   StreamableHttpOptions bad_path;

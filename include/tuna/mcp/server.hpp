@@ -178,6 +178,7 @@ class Server {
   Status AddPrompt(Prompt prompt);
   /// Names of the registered tools, in registration order.
   std::vector<std::string> ToolNames() const;
+  /// The options the server was built with.
   const ServerOptions& options() const { return options_; }
 
   /// Handles one message for a session: a request gets its response (a JSON-RPC result or
