@@ -1,5 +1,5 @@
 // Streamable HTTP (MCP 2025-06-18 / 2025-11-25, "Transports"): the order of checks is
-// Origin (403) -> method (405) -> Accept (406) -> Content-Type (415) -> JSON-RPC parse (400)
+// Host and Origin (403) -> method (405) -> Accept (406) -> Content-Type (415) -> JSON-RPC parse (400)
 // -> session (400 missing / 404 unknown) -> MCP-Protocol-Version (400) -> the message: JSON,
 // or SSE (progress notifications, then the response) for a tools/call with a progressToken.
 
@@ -66,6 +66,18 @@ std::string OriginHost(std::string_view origin) {
   }
   return Lower(rest.substr(0, rest.find(':')));
 }
+
+// "example.com:8080" -> "example.com"; "[::1]:80" -> "[::1]".
+std::string HostName(std::string_view host) {
+  host = Trim(host);
+  if (host.starts_with("[")) {
+    std::size_t close = host.find(']');
+    return close == std::string_view::npos ? std::string() : Lower(host.substr(0, close + 1));
+  }
+  return Lower(host.substr(0, host.find(':')));
+}
+
+bool IsLocalHostName(std::string_view name) { return name == "localhost" || name == "127.0.0.1" || name == "[::1]"; }
 
 net::HttpResponse JsonResponse(int status, const json::value& body) {
   net::HttpResponse r;
@@ -134,12 +146,19 @@ std::chrono::steady_clock::time_point StreamableHttpHandler::Now() const {
 
 bool StreamableHttpHandler::OriginAllowed(std::string_view origin) const {
   if (options_.allowed_origins.empty()) {
-    std::string host = OriginHost(origin);
-    return host == "localhost" || host == "127.0.0.1" || host == "[::1]";
+    return IsLocalHostName(OriginHost(origin));
   }
   std::string lower = Lower(origin);
   return std::any_of(options_.allowed_origins.begin(), options_.allowed_origins.end(),
                      [&](const std::string& allowed) { return allowed == "*" || Lower(allowed) == lower; });
+}
+
+bool StreamableHttpHandler::HostAllowed(std::string_view host) const {
+  std::string name = HostName(host);
+  if (name.empty()) return false;
+  if (options_.allowed_hosts.empty()) return IsLocalHostName(name);
+  return std::any_of(options_.allowed_hosts.begin(), options_.allowed_hosts.end(),
+                     [&](const std::string& allowed) { return allowed == "*" || Lower(allowed) == name; });
 }
 
 void StreamableHttpHandler::SweepLocked(std::chrono::steady_clock::time_point now) {
@@ -161,7 +180,10 @@ std::size_t StreamableHttpHandler::SessionCount() {
 net::HttpResponse StreamableHttpHandler::Handle(net::HttpRequest& request) {
   net::HttpResponse response = [&] {
     if (request.path != options_.path) return ErrorResponse(404, kServerError, "not found: the MCP endpoint is " + options_.path);
-    // DNS rebinding defence: browsers always send Origin on cross-origin requests.
+    // DNS rebinding defence: a rebound name arrives with its own Host header, and browsers
+    // always send Origin on cross-origin requests.
+    std::string_view host = request.Header("Host");
+    if (!HostAllowed(host)) return ErrorResponse(403, kServerError, "forbidden: host not allowed: " + std::string(host));
     std::string_view origin = request.Header("Origin");
     if (!origin.empty() && !OriginAllowed(origin)) {
       return ErrorResponse(403, kServerError, "forbidden: origin not allowed: " + std::string(origin));

@@ -41,6 +41,7 @@ class StreamableHttpHandler {
 
   std::chrono::steady_clock::time_point Now() const;
   bool OriginAllowed(std::string_view origin) const;
+  bool HostAllowed(std::string_view host) const;
   net::HttpResponse HandlePost(net::HttpRequest& request);
   net::HttpResponse HandleDelete(net::HttpRequest& request);
   net::HttpResponse StreamResponse(const jsonrpc::Message& message, const SessionState& state);

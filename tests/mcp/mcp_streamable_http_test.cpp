@@ -226,6 +226,38 @@ TEST_F(McpStreamableHttpTest, BadOriginIs403) {
   EXPECT_EQ(Post(kInitialize, lookalike).status, 403);
 }
 
+TEST_F(McpStreamableHttpTest, NonLocalHostIs403ByDefault) {
+  Start();
+  std::string body = kInitialize;
+  auto raw = [&](const std::string& host) {
+    HttpConnection conn(http_->port());
+    conn.SendRaw("POST /mcp HTTP/1.1\r\nHost: " + host +
+                 "\r\nAccept: application/json, text/event-stream\r\nContent-Type: application/json\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n" + body);
+    return conn.ReadResponse().status;
+  };
+  EXPECT_EQ(raw("rebind.evil.example"), 403);
+  EXPECT_EQ(raw("rebind.evil.example:" + std::to_string(http_->port())), 403);
+  EXPECT_EQ(raw("localhost:" + std::to_string(http_->port())), 200);
+  EXPECT_EQ(raw("[::1]:" + std::to_string(http_->port())), 200);
+}
+
+TEST_F(McpStreamableHttpTest, HostAllowlist) {
+  StreamableHttpOptions options;
+  options.allowed_hosts = {"mcp.example.com"};
+  Start(options);
+  std::string body = kInitialize;
+  auto raw = [&](const std::string& host) {
+    HttpConnection conn(http_->port());
+    conn.SendRaw("POST /mcp HTTP/1.1\r\nHost: " + host +
+                 "\r\nAccept: application/json, text/event-stream\r\nContent-Type: application/json\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n" + body);
+    return conn.ReadResponse().status;
+  };
+  EXPECT_EQ(raw("MCP.example.com:443"), 200);
+  EXPECT_EQ(raw("127.0.0.1"), 403);  // not listed
+}
+
 TEST_F(McpStreamableHttpTest, OriginAllowlist) {
   StreamableHttpOptions options;
   options.allowed_origins = {"https://app.example.com"};

@@ -25,6 +25,10 @@ struct StreamableHttpOptions {
   /// allows any). Empty: only localhost origins (localhost, 127.0.0.1, [::1]). Requests without an
   /// Origin header (non-browser clients) are always allowed. A refused Origin gets 403.
   std::vector<std::string> allowed_origins;
+  /// Host header names allowed (without port, case-insensitive; "*" allows any). Empty: only
+  /// localhost, 127.0.0.1 and [::1], which stops DNS rebinding against a local server. A server
+  /// reached under a real name lists it here. A refused Host gets 403.
+  std::vector<std::string> allowed_hosts;
   /// A session unused this long is forgotten (later requests with its id get 404).
   std::chrono::milliseconds session_idle_ttl{std::chrono::minutes(30)};
   /// At most this many live sessions; an initialize beyond it gets 503.
