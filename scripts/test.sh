@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+npm ci --prefix tests/interop/mcp --no-audit --no-fund  # the official MCP SDK for the interop test
 bash scripts/build.sh
 # The C++ example programs build against the *installed* library through find_package(tuna).
 cmake --install build --prefix build/install >/dev/null
