@@ -268,7 +268,9 @@ Result<S3Response> S3Client::SendOnce(const S3Request& request, bool* retryable)
   if (!options_.session_token.empty()) {
     headers = curl_slist_append(headers, ("x-amz-security-token: " + options_.session_token).c_str());
   }
-  headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
+  // No "Expect:" header to turn 100-continue off: libcurl 7.88 signs that empty header but does
+  // not send it, and the signature no longer matches. 100-continue is useful anyway: S3 can
+  // refuse a part before its body is sent.
   bool has_content_type = false;
   for (const auto& h : request.headers) {
     headers = curl_slist_append(headers, h.c_str());

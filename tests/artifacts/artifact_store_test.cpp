@@ -115,7 +115,9 @@ class S3Backend final : public ArtifactBackend {
     return store.ok() ? std::move(store).value() : nullptr;
   }
   std::size_t CountObjects() override {
-    return artifacts::XmlElementTexts(List("list-type=2&prefix=" + options_.prefix), "Key").size();
+    // The bucket is this test's own, so every key in it counts. (No prefix= in the query: moto
+    // canonicalizes a "/" in query values unencoded, unlike S3.)
+    return artifacts::XmlElementTexts(List("list-type=2"), "Key").size();
   }
   void Corrupt(const Digest& digest, const std::string& bytes) override {
     artifacts::S3Client client(options_);
@@ -129,6 +131,7 @@ class S3Backend final : public ArtifactBackend {
   }
 
  private:
+  // `query` must be canonical (sorted, encoded): libcurl 7.88 signs it as given.
   std::string List(const std::string& query) {
     artifacts::S3Client client(options_);
     artifacts::S3Request list{.method = "GET", .query = query};

@@ -8,8 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -71,14 +75,24 @@ class S3ArtifactStoreTest : public ::testing::Test {
 };
 
 TEST_F(S3ArtifactStoreTest, ServerChecksSignatures) {
-  // Proves the fixture is meaningful: unsigned requests are refused by this moto_server.
+  // Proves the fixture is meaningful: this moto_server refuses unsigned requests. (moto answers
+  // them with a 500, a KeyError on the missing Authorization header, so no retries here.)
   S3ArtifactStoreOptions anonymous = Options();
   anonymous.access_key.clear();
   anonymous.secret_key.clear();
+  anonymous.max_retries = 0;
   auto store = Make(anonymous);
   ASSERT_NE(store, nullptr);
   auto contains = store->Contains(Sha256Bytes("x"));
-  EXPECT_EQ(contains.status().code(), StatusCode::kPermissionDenied) << contains.status().ToString();
+  EXPECT_FALSE(contains.ok());
+  auto put = store->PutBytes("unsigned");
+  EXPECT_FALSE(put.ok());
+  // The same request signed with the right key is accepted.
+  auto signed_store = Make(Options());
+  ASSERT_NE(signed_store, nullptr);
+  auto signed_contains = signed_store->Contains(Sha256Bytes("x"));
+  ASSERT_TRUE(signed_contains.ok()) << signed_contains.status().ToString();
+  EXPECT_FALSE(*signed_contains);
 }
 
 TEST_F(S3ArtifactStoreTest, WrongSecretIsPermissionDenied) {
@@ -231,10 +245,13 @@ TEST(S3ArtifactStoreOptionsTest, RejectsBadOptions) {
   EXPECT_EQ(with([](auto& o) { o.region.clear(); }), StatusCode::kInvalidArgument);
 }
 
-// A scripted HTTP peer: answers every request with the same canned response and counts them.
+// A scripted HTTP peer: answers each request ("METHOD /path?query") with what `respond`
+// returns (a whole HTTP response), one request per connection, and records the request lines.
 class ScriptedPeer {
  public:
-  explicit ScriptedPeer(std::string response) : response_(std::move(response)) {
+  using Responder = std::function<std::string(const std::string& request_line)>;
+  explicit ScriptedPeer(std::string response) : ScriptedPeer([response](const std::string&) { return response; }) {}
+  explicit ScriptedPeer(Responder respond) : respond_(std::move(respond)) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -252,7 +269,14 @@ class ScriptedPeer {
     thread_.join();
   }
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  int requests() const { return requests_.load(); }
+  int requests() const {
+    std::lock_guard lock(mu_);
+    return static_cast<int>(lines_.size());
+  }
+  std::vector<std::string> lines() const {
+    std::lock_guard lock(mu_);
+    return lines_;
+  }
 
  private:
   void Serve() {
@@ -260,23 +284,49 @@ class ScriptedPeer {
       int client = ::accept(fd_, nullptr, nullptr);
       if (client < 0) return;
       std::string request;
-      char buf[4096];
-      while (request.find("\r\n\r\n") == std::string::npos) {
+      char buf[1 << 16];
+      std::size_t head_end = std::string::npos;
+      while ((head_end = request.find("\r\n\r\n")) == std::string::npos) {
         ssize_t n = ::read(client, buf, sizeof buf);
         if (n <= 0) break;
         request.append(buf, static_cast<std::size_t>(n));
       }
-      ++requests_;
-      (void)!::write(client, response_.data(), response_.size());
+      // Read the body too, so the client is not cut off while sending it.
+      std::size_t body_length = 0;
+      std::string lower = request.substr(0, head_end);
+      std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+      if (auto at = lower.find("content-length:"); at != std::string::npos) {
+        body_length = std::strtoull(lower.c_str() + at + 15, nullptr, 10);
+      }
+      std::size_t have = head_end == std::string::npos ? 0 : request.size() - head_end - 4;
+      while (have < body_length) {
+        ssize_t n = ::read(client, buf, sizeof buf);
+        if (n <= 0) break;
+        have += static_cast<std::size_t>(n);
+      }
+      std::string line = request.substr(0, request.find(" HTTP/"));
+      {
+        std::lock_guard lock(mu_);
+        lines_.push_back(line);
+      }
+      std::string response = respond_(line);
+      (void)!::write(client, response.data(), response.size());
       ::close(client);
     }
   }
-  std::string response_;
+  Responder respond_;
   int fd_ = -1;
   int port_ = 0;
-  std::atomic<int> requests_{0};
+  mutable std::mutex mu_;
+  std::vector<std::string> lines_;
   std::thread thread_;
 };
+
+std::string HttpResponse(int status, const std::string& reason, const std::string& body,
+                         const std::string& extra_headers = "") {
+  return "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n" + extra_headers +
+         "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+}
 
 std::string S3ErrorResponse(int status, const std::string& reason, const std::string& code) {
   std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" + code + "</Code><Message>" + code +
@@ -340,6 +390,51 @@ TEST(S3ArtifactStoreRetryTest, RetriesConnectionErrors) {
   auto contains = (*store)->Contains(Sha256Bytes("x"));
   EXPECT_EQ(contains.status().code(), StatusCode::kUnavailable) << contains.status().ToString();
   EXPECT_NE(contains.status().message().find("after 3 attempts"), std::string::npos) << contains.status().ToString();
+}
+
+// An S3 peer for one multipart upload whose part 2 or completion fails: the upload is aborted.
+std::string MultipartPeer(const std::string& line, bool fail_part) {
+  const std::string ok_xml = "<InitiateMultipartUploadResult><UploadId>up/1+x</UploadId></InitiateMultipartUploadResult>";
+  if (line.starts_with("HEAD /bucket/")) return HttpResponse(404, "Not Found", "");
+  if (line == "HEAD /bucket") return HttpResponse(200, "OK", "");
+  if (line.starts_with("POST") && line.ends_with("?uploads=")) return HttpResponse(200, "OK", ok_xml);
+  if (line.starts_with("PUT") && line.find("partNumber=2&") != std::string::npos && fail_part) {
+    return HttpResponse(400, "Bad Request", "<Error><Code>InvalidArgument</Code><Message>bad part</Message></Error>");
+  }
+  if (line.starts_with("PUT")) return HttpResponse(200, "OK", "", "ETag: \"e\"\r\n");
+  // CompleteMultipartUpload may fail inside a 200 (documented S3 behaviour).
+  if (line.starts_with("POST")) {
+    return HttpResponse(200, "OK", "<Error><Code>InternalError</Code><Message>try again</Message></Error>");
+  }
+  if (line.starts_with("DELETE")) return HttpResponse(204, "No Content", "");
+  return HttpResponse(500, "Unexpected", "");
+}
+
+TEST(S3ArtifactStoreRetryTest, FailedMultipartUploadIsAborted) {
+  for (bool fail_part : {true, false}) {
+    ScriptedPeer peer([fail_part](const std::string& line) { return MultipartPeer(line, fail_part); });
+    S3ArtifactStoreOptions options = PeerOptions(peer.endpoint());
+    options.multipart_threshold = options.part_size = std::uint64_t{5} << 20;
+    auto store = MakeS3ArtifactStore(options);
+    ASSERT_TRUE(store.ok());
+    auto put = (*store)->PutBytes(Pattern(std::size_t{11} << 20));
+    ASSERT_FALSE(put.ok());
+    auto lines = peer.lines();
+    std::string all;
+    for (const auto& l : lines) all += l + "\n";
+    if (fail_part) {
+      EXPECT_EQ(put.status().code(), StatusCode::kInternal) << put.status().ToString();
+      EXPECT_NE(put.status().message().find("InvalidArgument: bad part"), std::string::npos) << put.status().ToString();
+      EXPECT_NE(put.status().message().find("part 2"), std::string::npos) << put.status().ToString();
+    } else {
+      EXPECT_EQ(put.status().code(), StatusCode::kUnavailable) << put.status().ToString();
+      EXPECT_NE(put.status().message().find("InternalError"), std::string::npos) << put.status().ToString();
+    }
+    ASSERT_FALSE(lines.empty());
+    // The upload id is sent encoded ("up/1+x" -> "up%2F1%2Bx"), and the last request aborts it.
+    EXPECT_TRUE(lines.back().starts_with("DELETE /bucket/")) << all;
+    EXPECT_TRUE(lines.back().ends_with("?uploadId=up%2F1%2Bx")) << all;
+  }
 }
 
 }  // namespace

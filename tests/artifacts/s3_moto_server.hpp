@@ -188,7 +188,14 @@ class MotoServer {
       int port = FreePort();
       if (port <= 0) return "cannot find a free port";
       ProcessOptions options;
-      options.args = {"-m", "moto.server", "-H", "127.0.0.1", "-p", std::to_string(port)};
+      // `python -m moto.server -H 127.0.0.1 -p PORT`, after prctl(PR_SET_PDEATHSIG, SIGKILL):
+      // a test that crashes must not leave a server behind.
+      options.args = {"-c",
+                      "import ctypes, os, runpy, sys\n"
+                      "ctypes.CDLL(None).prctl(1, 9)\n"
+                      "if os.getppid() != " + std::to_string(::getpid()) + ": sys.exit(1)\n"
+                      "sys.argv = ['moto_server', '-H', '127.0.0.1', '-p', '" + std::to_string(port) + "']\n"
+                      "runpy.run_module('moto.server', run_name='__main__', alter_sys=True)\n"};
       options.env = Environment();
       options.env["INITIAL_NO_AUTH_ACTION_COUNT"] = "3";  // the IAM setup below; then signatures are checked
       std::string spawn_error;
