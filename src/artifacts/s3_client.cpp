@@ -30,7 +30,6 @@ std::string HexOf(const Digest& digest) { return digest.size() > 7 ? digest.subs
 // State of one transfer shared with the curl callbacks.
 struct Transfer {
   CURL* curl = nullptr;
-  const S3Request* request = nullptr;
   S3Response* response = nullptr;
   int file_fd = -1;           // the response file, for 2xx bodies
   Sha256Hasher* hasher = nullptr;
@@ -256,7 +255,6 @@ Result<S3Response> S3Client::SendOnce(const S3Request& request, bool* retryable)
   }
   Transfer t;
   t.curl = curl;
-  t.request = &request;
   t.response = &response;
   t.file_fd = file_fd;
   t.hasher = &hasher;
