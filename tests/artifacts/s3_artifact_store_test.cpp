@@ -121,6 +121,25 @@ TEST_F(S3ArtifactStoreTest, WrongSecretIsPermissionDenied) {
       << contains.status().ToString();
 }
 
+TEST_F(S3ArtifactStoreTest, TemporaryCredentialsNeedTheSessionToken) {
+  S3ArtifactStoreOptions options = Options();
+  options.access_key = moto().session_access_key();
+  options.secret_key = moto().session_secret_key();
+  options.session_token = moto().session_token();
+  auto store = Make(options);
+  ASSERT_NE(store, nullptr);
+  auto digest = store->PutBytes("with a session token");
+  ASSERT_TRUE(digest.ok()) << digest.status().ToString();
+  ASSERT_TRUE(store->Fetch(*digest, dir_ / "out").ok());
+  EXPECT_EQ(ReadFile(dir_ / "out"), "with a session token");
+
+  options.session_token.clear();
+  auto without = Make(options);
+  ASSERT_NE(without, nullptr);
+  auto contains = without->Contains(*digest);
+  EXPECT_EQ(contains.status().code(), StatusCode::kPermissionDenied) << contains.status().ToString();
+}
+
 TEST_F(S3ArtifactStoreTest, MissingBucketIsAClearError) {
   S3ArtifactStoreOptions options = Options();
   options.bucket = "no-such-bucket-" + bucket_;

@@ -1,9 +1,10 @@
 #pragma once
 // Test helper: one real moto_server (an AWS-API-compatible server) per test binary, on
 // 127.0.0.1 and a free port, with SigV4 signature checking on. moto checks signatures only
-// after INITIAL_NO_AUTH_ACTION_COUNT unauthenticated actions: the first three create an IAM
-// user, its access key and an s3:* policy; every request after that must be signed with that
-// key. Started on first use, killed when the test binary exits. If moto cannot be started the
+// after INITIAL_NO_AUTH_ACTION_COUNT unauthenticated actions: the setup actions create an IAM
+// user, its access key and an s3:* policy (and a role assumed through STS, for temporary
+// credentials), then POST /moto-api/reset-auth 0 turns checking on: every request after that
+// must be signed with those keys. Started on first use, killed when the test binary exits. If moto cannot be started the
 // helper reports why and the tests FAIL (CI installs moto; a skip would hide a broken setup).
 // Header-only because the test target compiles only tests/**/*_test.cpp and tests/support/*.cpp.
 
@@ -44,6 +45,10 @@ class MotoServer {
   const std::string& endpoint() const { return endpoint_; }
   const std::string& access_key() const { return access_key_; }
   const std::string& secret_key() const { return secret_key_; }
+  /// Temporary credentials of an assumed role allowed s3:* (key, secret, session token).
+  const std::string& session_access_key() const { return session_access_key_; }
+  const std::string& session_secret_key() const { return session_secret_key_; }
+  const std::string& session_token() const { return session_token_; }
 
   /// Store options for `bucket` with the server's valid credentials and small test timeouts.
   S3ArtifactStoreOptions Options(const std::string& bucket) const {
@@ -84,10 +89,7 @@ class MotoServer {
  private:
   MotoServer() {
     error_ = Start();
-    if (!error_.empty()) {
-      error_ = "moto_server is needed for the S3 tests and could not be started: " + error_ +
-               " (install it with: pip install 'moto[server]'; scripts/test.sh does)";
-    }
+    if (!error_.empty()) error_ = "moto_server is needed for the S3 tests and could not be started: " + error_;
   }
 
   static std::map<std::string, std::string> Environment() {
@@ -167,13 +169,18 @@ class MotoServer {
       curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, sigv4.c_str());
       curl_easy_setopt(curl, CURLOPT_USERPWD, "AKIATUNASETUP:setup");
     }
+    curl_slist* headers = nullptr;
     if (method == "POST") {
       curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
       curl_easy_setopt(curl, CURLOPT_COPYPOSTFIELDS, body.c_str());
+      // AWS query actions are forms; moto-api reads a raw body, which Flask hides for forms.
+      if (service.empty()) headers = curl_slist_append(headers, "Content-Type: text/plain");
+      curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     }
     long code = 0;
     if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(curl);
+    curl_slist_free_all(headers);
     return code;
   }
 
@@ -183,7 +190,10 @@ class MotoServer {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     std::string error;
     std::string python = FindPython(error);
-    if (python.empty()) return "no Python interpreter with moto found (" + error + ")";
+    if (python.empty()) {
+      return "no Python interpreter with moto found (" + error +
+             ") (install it with: pip install 'moto[server]'; scripts/test.sh does)";
+    }
     for (int attempt = 0; attempt < 3; ++attempt) {  // another process may take the free port first
       int port = FreePort();
       if (port <= 0) return "cannot find a free port";
@@ -197,7 +207,8 @@ class MotoServer {
                       "sys.argv = ['moto_server', '-H', '127.0.0.1', '-p', '" + std::to_string(port) + "']\n"
                       "runpy.run_module('moto.server', run_name='__main__', alter_sys=True)\n"};
       options.env = Environment();
-      options.env["INITIAL_NO_AUTH_ACTION_COUNT"] = "3";  // the IAM setup below; then signatures are checked
+      // Unsigned setup actions below are allowed; reset-auth then turns checking on for good.
+      options.env["INITIAL_NO_AUTH_ACTION_COUNT"] = "1000";
       std::string spawn_error;
       process_ = Process::Spawn(python, options, &spawn_error);
       if (!process_) return "cannot start " + python + ": " + spawn_error;
@@ -236,6 +247,39 @@ class MotoServer {
              "iam", out) != 200) {
       return "IAM PutUserPolicy failed: " + out;
     }
+    // Temporary credentials (for session_token): a role allowed s3:*, assumed through STS.
+    out.clear();
+    std::string trust =
+        R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]})";
+    if (Http("POST", iam,
+             "Action=CreateRole&RoleName=tuna-role&Version=2010-05-08&AssumeRolePolicyDocument=" + Escape(trust), "iam",
+             out) != 200) {
+      return "IAM CreateRole failed: " + out;
+    }
+    std::string role_arn = artifacts::XmlElementText(out, "Arn");
+    out.clear();
+    if (Http("POST", iam,
+             "Action=PutRolePolicy&RoleName=tuna-role&PolicyName=s3&Version=2010-05-08&PolicyDocument=" +
+                 Escape(policy),
+             "iam", out) != 200) {
+      return "IAM PutRolePolicy failed: " + out;
+    }
+    out.clear();
+    if (Http("POST", iam,
+             "Action=AssumeRole&RoleSessionName=tuna&Version=2011-06-15&RoleArn=" + Escape(role_arn), "sts",
+             out) != 200) {
+      return "STS AssumeRole failed: " + out;
+    }
+    session_access_key_ = artifacts::XmlElementText(out, "AccessKeyId");
+    session_secret_key_ = artifacts::XmlElementText(out, "SecretAccessKey");
+    session_token_ = artifacts::XmlElementText(out, "SessionToken");
+    if (session_token_.empty()) return "STS AssumeRole returned no credentials: " + out;
+    // Setup done: from now on moto checks every signature (moto's documented switch for
+    // server mode; it also resets the count of unauthenticated actions).
+    out.clear();
+    if (Http("POST", endpoint_ + "/moto-api/reset-auth", "0", "", out) != 200) {
+      return "POST /moto-api/reset-auth failed: " + out;
+    }
     return "";
   }
 
@@ -244,6 +288,9 @@ class MotoServer {
   std::string endpoint_;
   std::string access_key_;
   std::string secret_key_;
+  std::string session_access_key_;
+  std::string session_secret_key_;
+  std::string session_token_;
 };
 
 }  // namespace tuna::testing
