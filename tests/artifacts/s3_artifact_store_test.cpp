@@ -398,6 +398,32 @@ TEST(S3ArtifactStoreRetryTest, NeverRetriesClientErrors) {
   EXPECT_EQ(peer.requests(), 1);
 }
 
+TEST(S3ArtifactStoreAddressingTest, PathStyleAndVirtualHostedUrls) {
+  S3ArtifactStoreOptions options;
+  options.endpoint = "https://s3.eu-west-1.amazonaws.com/";
+  options.bucket = "acme";
+  artifacts::S3Client path_style(options);
+  EXPECT_EQ(path_style.Url("p/abc", ""), "https://s3.eu-west-1.amazonaws.com/acme/p/abc");
+  EXPECT_EQ(path_style.Url("", "uploads="), "https://s3.eu-west-1.amazonaws.com/acme?uploads=");
+  options.path_style = false;
+  artifacts::S3Client virtual_hosted(options);
+  EXPECT_EQ(virtual_hosted.Url("p/abc", ""), "https://acme.s3.eu-west-1.amazonaws.com/p/abc");
+  EXPECT_EQ(virtual_hosted.Url("", "list-type=2"), "https://acme.s3.eu-west-1.amazonaws.com/?list-type=2");
+
+  // A real request in virtual-hosted form: curl resolves *.localhost to the loopback address.
+  ScriptedPeer peer(HttpResponse(204, "No Content", ""));
+  S3ArtifactStoreOptions peer_options = PeerOptions("http://localhost:" + peer.endpoint().substr(peer.endpoint().rfind(':') + 1));
+  peer_options.path_style = false;
+  peer_options.prefix = "a/";
+  auto store = MakeS3ArtifactStore(peer_options);
+  ASSERT_TRUE(store.ok());
+  Digest digest = Sha256Bytes("x");
+  Status removed = (*store)->Remove(digest);
+  EXPECT_TRUE(removed.ok()) << removed.ToString();
+  ASSERT_EQ(peer.lines().size(), 1u);
+  EXPECT_EQ(peer.lines()[0], "DELETE /a/" + digest.substr(7));
+}
+
 TEST(S3ArtifactStoreRetryTest, RetriesConnectionErrors) {
   int port = 0;
   {
