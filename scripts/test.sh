@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 npm ci --prefix tests/interop/mcp --no-audit --no-fund  # the official MCP SDK for the interop test
+# The S3 artifact tests run against a real moto_server (an AWS-compatible server from PyPI).
+python3 -c 'import moto.server' 2>/dev/null || python3 -m pip install --quiet 'moto[server]'
 bash scripts/build.sh
 # The C++ example programs build against the *installed* library through find_package(tuna).
 cmake --install build --prefix build/install >/dev/null

@@ -1,7 +1,10 @@
 #pragma once
 /// ArtifactStore: content-addressed (sha256) storage of source snapshots and build outputs.
-/// Builds and drivers read archives only through it. Backends: local directory; S3 later.
+/// Builds and drivers read archives only through it. Backends: local directory, S3 (or any
+/// S3-compatible service: MinIO, moto). See docs/artifacts.md.
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -43,5 +46,28 @@ struct LocalArtifactStoreOptions {
 
 /// A directory of files named by digest, written atomically (temp file + rename + fsync).
 Result<ArtifactStorePtr> MakeLocalArtifactStore(LocalArtifactStoreOptions options);
+
+struct S3ArtifactStoreOptions {
+  std::string endpoint;             // "https://s3.eu-west-1.amazonaws.com", "http://127.0.0.1:9000"
+  std::string region = "us-east-1";  // part of the SigV4 scope
+  std::string bucket;               // must exist; the store never creates it
+  std::string prefix;               // key prefix ("tuna/artifacts/"); letters, digits and "/._-" only
+  std::string access_key;           // empty (with secret_key): anonymous, unsigned requests
+  std::string secret_key;
+  std::string session_token;        // temporary credentials: sent as x-amz-security-token
+  bool path_style = true;           // {endpoint}/{bucket}/{key}; false: {bucket}.{host}/{key}
+  std::uint64_t multipart_threshold = std::uint64_t{16} << 20;  // larger content uses multipart
+  std::uint64_t part_size = std::uint64_t{8} << 20;             // >= 5 MiB (S3's minimum part)
+  int max_retries = 4;                                    // after the first attempt
+  std::chrono::milliseconds retry_base_delay{100};        // backoff: base * 2^n with full jitter
+  std::chrono::milliseconds retry_max_delay{5000};
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds request_timeout{300000};      // bound of one request, body included
+  std::chrono::seconds stall_timeout{30};                 // abort a transfer slower than 1 KiB/s this long
+};
+
+/// Objects named {prefix}{sha256 hex} in an S3 bucket, over the S3 REST API with SigV4.
+/// Validates the options only; the first request reaches the network.
+Result<ArtifactStorePtr> MakeS3ArtifactStore(S3ArtifactStoreOptions options);
 
 }  // namespace tuna
