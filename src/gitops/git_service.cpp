@@ -66,8 +66,10 @@ constexpr std::string_view kRepoConfig = R"([receive]
 	autoDetach = false
 )";
 
+// A malformed name or body is 400 here (the API's 422 is for objects that fail admission).
 net::HttpResponse Error(const Status& st, const net::HttpRequest& req, std::string route) {
-  auto r = net::StatusResponse(st, req.request_id);
+  auto r = st.code() == StatusCode::kInvalidArgument ? net::StatusResponse(400, st, req.request_id)
+                                                     : net::StatusResponse(st, req.request_id);
   r.route = std::move(route);
   return r;
 }
@@ -141,10 +143,9 @@ class GitService::Impl {
   explicit Impl(GitServiceOptions o) : options_(std::move(o)), secret_(core::RandomHex(32)) {}
 
   Status Init() {
+    // Created with the first repository: an API-only embedding leaves no git directory behind.
     std::error_code ec;
-    fs::create_directories(options_.root, ec);
-    if (ec) return Unavailable("create " + options_.root.string() + ": " + ec.message());
-    options_.root = fs::canonical(options_.root, ec);
+    options_.root = fs::weakly_canonical(fs::absolute(options_.root, ec), ec);
     if (ec) return Unavailable("resolve " + options_.root.string() + ": " + ec.message());
     if (secret_.empty()) return Internal("could not read random bytes for the git hook secret");
     if (options_.hook_binary.empty()) options_.hook_binary = fs::read_symlink("/proc/self/exe", ec).string();
@@ -491,7 +492,7 @@ class GitService::Impl {
         while (std::getline(parts, part, ':')) {
           std::error_code ec;
           fs::path p = fs::weakly_canonical(part, ec);
-          auto rel = p.lexically_relative(*dir);
+          auto rel = p.lexically_relative(fs::weakly_canonical(*dir, ec));
           if (ec || rel.empty() || *rel.begin() == "..") {
             return Error(InvalidArgument(std::string(field) + " is outside the repository"), req, route);
           }
@@ -732,7 +733,6 @@ class GitService::Impl {
     }
     json::value status = dep->status;
     o["phase"] = StrAt(status, {"phase"});
-    o["deployed"] = StrAt(status, {"revisions", stage, "archive"}) == archive;
     if (const auto* conds = status.is_object() ? status.get_object().if_contains("conditions") : nullptr;
         conds && conds->is_array()) {
       for (const auto& c : conds->get_array()) {
@@ -756,6 +756,9 @@ class GitService::Impl {
           latest = &b;
         }
       }
+      // The stage serves the push once its revision is that build (revisions.*.archive is the
+      // build's output, not the source snapshot).
+      o["deployed"] = latest != nullptr && StrAt(status, {"revisions", stage, "build"}) == latest->metadata.name;
       if (latest != nullptr) {
         o["build"] = latest->metadata.name;
         std::string phase = StrAt(latest->status, {"phase"});
