@@ -121,7 +121,7 @@ class GitPush : public ::testing::Test {
         {"metadata", {{"name", "proc"}}},
         {"spec",
          {{"runtime", "process"},
-          {"buildScript", "test -f agent.py && echo built"},
+          {"buildScript", "test -f agent.py && echo built; test ! -f FAIL || { echo 'poisoned source' >&2; exit 3; }"},
           {"workerCommand", python_ + " " + std::string(TUNA_SOURCE_DIR) + "/runtimes/python/worker.py"},
           {"poolSize", 1},
           {"buildTimeLimitSeconds", 60}}}};
@@ -260,6 +260,17 @@ TEST_F(GitPush, BranchDeploysStagingTagDeploysProductionBrokenYamlIsRefused) {
   EXPECT_EQ(LastRemoteLine(push.err), "echo staging deployed: " + StageUrl("staging")) << push.err;
   EXPECT_EQ(Invoke("staging"), "v2");
   EXPECT_EQ(Invoke("production"), "v1");
+
+  // A commit whose build fails: the push is accepted (tuna.yaml is fine) and reports the failed
+  // build with its log tail; staging keeps serving v2.
+  std::ofstream(work / "FAIL") << "this source fails its build\n";
+  Commit(work, "poisoned");
+  push = Git(work, {"push", "tuna", "HEAD:refs/heads/main"});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  EXPECT_NE(push.err.find("failed: ExitCode"), std::string::npos) << push.err;
+  EXPECT_NE(push.err.find("remote: poisoned source"), std::string::npos) << push.err;
+  EXPECT_EQ(LastRemoteLine(push.err), "echo staging keeps serving its last good revision") << push.err;
+  EXPECT_EQ(Invoke("staging"), "v2");
 
   // Rolling back is pushing the older commit: the same snapshot, the earlier build reused.
   const std::size_t builds = CountBuilds();
