@@ -328,6 +328,16 @@ TEST_F(GitPush, AuthenticationAndRepositoryNames) {
   ASSERT_EQ(refs.exit_code, 0) << refs.err;
   EXPECT_EQ(refs.out, "");  // nothing was pushed
 
+  // Authenticated, but the deployment it would write fails admission (no environment "proc"):
+  // refused as a whole, with the reason.
+  auto no_env = Git(work, {"push", RemoteUrl("agent", token_), "HEAD:refs/heads/main"});
+  EXPECT_NE(no_env.exit_code, 0) << no_env.err;
+  EXPECT_NE(no_env.err.find("remote: refs/heads/main: agentdeployment echo: "), std::string::npos) << no_env.err;
+  EXPECT_NE(no_env.err.find("proc"), std::string::npos) << no_env.err;
+  refs = Git(work, {"ls-remote", RemoteUrl("agent", token_)});
+  EXPECT_EQ(refs.out, "");
+  EXPECT_EQ(api_->Get(kNs + "/agentdeployments/echo").status, 404);
+
   // A repository that does not exist.
   auto missing = Git(work, {"ls-remote", RemoteUrl("nope", token_)});
   EXPECT_NE(missing.exit_code, 0);
