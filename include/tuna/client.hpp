@@ -76,6 +76,14 @@ struct BuildLogChunk {
 
 using WatchCallback = std::function<bool(const WatchEvent&)>;
 
+/// A git repository served by the server (docs/gitops.md).
+struct RepositoryInfo {
+  std::string name;
+  std::string namespace_;
+  std::string url;  // clone/push URL: {server}/git/{namespace}/{name}.git
+  bool operator==(const RepositoryInfo&) const = default;
+};
+
 class Client {
  public:
   virtual ~Client() = default;
@@ -122,6 +130,12 @@ class Client {
   virtual Result<std::string> Version() = 0;
   /// OK when GET /healthz answers "ok" (no token needed).
   virtual Status Health() = 0;
+  /// Creates an empty git repository (POST .../namespaces/{ns}/repositories).
+  virtual Result<RepositoryInfo> CreateRepository(std::string_view ns, std::string_view name) = 0;
+  /// Lists a namespace's git repositories, by name.
+  virtual Result<std::vector<RepositoryInfo>> ListRepositories(std::string_view ns) = 0;
+  /// Deletes a git repository and its history (the deployments it made stay).
+  virtual Status DeleteRepository(std::string_view ns, std::string_view name) = 0;
 };
 using ClientPtr = std::unique_ptr<Client>;
 

@@ -45,6 +45,16 @@ struct ServerOptions {
   std::string runtimes_dir;
   /// The Python interpreter for python* runtimes. Default: the real path behind `python3` on PATH.
   std::string python;
+  /// Serves git smart HTTP at /git/{namespace}/{repo}.git and the repositories API (docs/gitops.md).
+  bool serve_git = true;
+  /// Bare repositories; default <data_dir>/git.
+  std::string git_dir;
+  /// Largest request body a git route accepts (a push's pack). 0: max_body_bytes. Raising it
+  /// raises what the HTTP layer buffers for any request before it is authenticated; other routes
+  /// still answer 413 beyond max_body_bytes.
+  std::size_t max_git_push_bytes = 0;
+  /// The `tuna` binary git hooks run; default: this process's executable (docs/gitops.md).
+  std::string git_hook_binary;
 };
 
 class Server {

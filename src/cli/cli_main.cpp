@@ -75,6 +75,15 @@ const std::vector<Command>& Commands() {
        "Prints the build's log so far; with -f, keeps printing until the build succeeds or fails.\n"
        "After a server restart only the tail kept in the build's status remains.\n",
        {{"follow", 'f', false, "", "follow the log until the build ends"}}, true, &RunLogs},
+      {"repo", "Create, list and delete git repositories (git push deploys; docs/gitops.md)",
+       "tuna repo create|delete NAME... | tuna repo list [-n NS]",
+       "A branch push deploys the agent named in the repository's tuna.yaml to staging, a tag matching\n"
+       "its tagPattern (default v*) to production:\n"
+       "  tuna repo create echo\n"
+       "  git remote add tuna http://tuna:$(cat tuna-data/admin.token)@127.0.0.1:7070/git/default/echo.git\n"
+       "  git push tuna main            # waits for the build and prints the staging URL\n"
+       "  git push -o nowait tuna v1    # production, without waiting\n",
+       {}, true, &RunRepo},
   };
   return commands;
 }

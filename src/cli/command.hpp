@@ -76,6 +76,7 @@ int RunDelete(CommandContext& ctx);
 int RunVersion(CommandContext& ctx);
 int RunApiResources(CommandContext& ctx);
 int RunLogs(CommandContext& ctx);
+int RunRepo(CommandContext& ctx);
 
 /// Runs the command line `args` (without argv[0]); returns the exit code.
 int Run(const std::vector<std::string>& args, Io& io);

@@ -398,7 +398,42 @@ class HttpClient final : public Client {
     return Status::Ok();
   }
 
+  Result<RepositoryInfo> CreateRepository(std::string_view ns, std::string_view name) override {
+    json::object body{{"name", name}};
+    TUNA_ASSIGN_OR_RETURN(auto r, Call(Req("POST", RepositoriesPath(ns), json::serialize(body), "application/json")));
+    TUNA_ASSIGN_OR_RETURN(auto v, ParseBody(r, "repository"));
+    return RepositoryFromJson(v);
+  }
+
+  Result<std::vector<RepositoryInfo>> ListRepositories(std::string_view ns) override {
+    TUNA_ASSIGN_OR_RETURN(auto r, Call(Req("GET", RepositoriesPath(ns))));
+    TUNA_ASSIGN_OR_RETURN(auto v, ParseBody(r, "repository list"));
+    std::vector<RepositoryInfo> out;
+    const json::value* items = v.is_object() ? v.get_object().if_contains("items") : nullptr;
+    if (items == nullptr || !items->is_array()) return Internal("server sent a repository list without items");
+    for (const auto& item : items->get_array()) out.push_back(RepositoryFromJson(item));
+    return out;
+  }
+
+  Status DeleteRepository(std::string_view ns, std::string_view name) override {
+    auto r = Call(Req("DELETE", RepositoriesPath(ns) + "/" + UrlEncode(name)));
+    return r.status();
+  }
+
  private:
+  static std::string RepositoriesPath(std::string_view ns) {
+    return std::string(kApiPrefix) + "/namespaces/" + UrlEncode(ns) + "/repositories";
+  }
+
+  static RepositoryInfo RepositoryFromJson(const json::value& v) {
+    RepositoryInfo info;
+    if (!v.is_object()) return info;
+    info.name = StringField(v.get_object(), "name");
+    info.namespace_ = StringField(v.get_object(), "namespace");
+    info.url = StringField(v.get_object(), "url");
+    return info;
+  }
+
   Result<Resource> Put(const Resource& object, Subresource sub, WriteOptions options) {
     const KindInfo* info = KindOrNull(object.kind);
     if (info == nullptr) return UnknownKind(object.kind);

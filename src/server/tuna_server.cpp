@@ -29,6 +29,7 @@
 #include "net/status_response.hpp"
 #include "server/workload_routes.hpp"
 #include "controllers/workloads.hpp"
+#include "gitops/git_service.hpp"
 #include "tuna/version.hpp"
 
 namespace tuna {
@@ -159,7 +160,7 @@ class TunaServer final : public Server {
     net::HttpServerOptions http;
     http.io_threads = options_.io_threads;
     http.worker_threads = options_.worker_threads;
-    http.max_body_bytes = options_.max_body_bytes;
+    http.max_body_bytes = std::max(options_.max_body_bytes, options_.max_git_push_bytes);
     http.max_header_bytes = options_.max_header_bytes;
     http.max_connections = options_.max_connections;
     http.read_timeout = options_.read_timeout;
@@ -195,6 +196,23 @@ class TunaServer final : public Server {
                          ctx.python.empty() ? "<none>" : ctx.python);
     TUNA_ASSIGN_OR_RETURN(controllers_, controllers::WorkloadControllers::Make(ctx));
     routes_ = std::make_unique<server::WorkloadRoutes>(*store_, *artifacts_, drivers_, controllers_.get(), &events_);
+    return {};
+  }
+
+  // The git endpoint (src/gitops): repositories under <data_dir>/git, hooks calling back here.
+  Status MakeGit() {
+    if (!options_.serve_git) return {};
+    gitops::GitServiceOptions git;
+    git.root = options_.git_dir.empty() ? fs::path(options_.data_dir) / "git" : fs::path(options_.git_dir);
+    git.store = store_.get();
+    git.artifacts = artifacts_.get();
+    git.server_url = [this] { return url(); };
+    git.authenticate = [this](const net::HttpRequest& req) { return api_->Authenticate(req); };
+    git.hook_binary = options_.git_hook_binary;
+    if (const char* path = std::getenv("PATH"); path != nullptr && *path != '\0') git.path = path;
+    git.max_push_bytes = std::max(options_.max_body_bytes, options_.max_git_push_bytes);
+    git.request_timeout = options_.request_timeout;
+    TUNA_ASSIGN_OR_RETURN(git_, gitops::GitService::Make(std::move(git)));
     return {};
   }
 
@@ -282,6 +300,14 @@ class TunaServer final : public Server {
       r.route = "/version";
       return r;
     }
+    // The transport admits bodies up to max_git_push_bytes; only git routes may use more than max_body_bytes.
+    if (req.body.size() > options_.max_body_bytes && path.rfind("/git/", 0) != 0) {
+      return net::StatusResponse(413, ResourceExhausted("request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes"),
+                                 req.request_id);
+    }
+    if (git_) {
+      if (auto r = git_->Handle(req)) return std::move(*r);
+    }
     if (routes_ && (path.rfind("/artifacts", 0) == 0 || path.rfind("/apis/", 0) == 0)) {
       Status auth = api_->Authenticate(req);
       if (auth.ok()) {
@@ -359,6 +385,7 @@ class TunaServer final : public Server {
   EventRecorder events_;
   std::unique_ptr<controllers::WorkloadControllers> controllers_;
   std::unique_ptr<server::WorkloadRoutes> routes_;
+  std::unique_ptr<gitops::GitService> git_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool started_ = false;
@@ -404,6 +431,7 @@ Result<std::unique_ptr<Server>> Server::Make(ServerOptions options) {
     auto server = std::make_unique<TunaServer>(std::move(options), std::move(store), std::move(token), std::move(listen),
                                                std::move(artifacts));
     TUNA_RETURN_IF_ERROR(server->MakePipeline());
+    TUNA_RETURN_IF_ERROR(server->MakeGit());
     return std::unique_ptr<Server>(std::move(server));
   } catch (const std::exception& e) {
     return Internal(std::string("server: ") + e.what());
