@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "artifacts/archive.hpp"
+#include "support/python.hpp"
 #include "support/temp_dir.hpp"
 #include "drivers/pool/pool_driver.hpp"
 #include "sandbox/proc_scan.hpp"
@@ -20,20 +21,6 @@
 
 namespace tuna::testing {
 
-/// The interpreter behind `python3` (never a pyenv shim: shims cost ~100 ms per start).
-inline std::string RealPython() {
-  static const std::string path = [] {
-    std::string out;
-    FILE* pipe = ::popen("python3 -c 'import sys; print(sys.executable)' 2>/dev/null", "r");
-    if (pipe == nullptr) return std::string("/usr/bin/python3");
-    char buffer[512];
-    while (fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
-    ::pclose(pipe);
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    return out.empty() ? std::string("/usr/bin/python3") : out;
-  }();
-  return path;
-}
 
 inline std::string WorkloadPath(const std::string& name) {
   return std::string(TUNA_SOURCE_DIR) + "/tests/workloads/" + name;

@@ -11,8 +11,7 @@
 #include <regex>
 #include <thread>
 
-#include "cli/process.hpp"
-#include "support/http_client.hpp"
+#include "support/tuna_server_fixture.hpp"
 
 namespace tuna {
 namespace {
@@ -20,34 +19,16 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 using testing::ApiClient;
-using testing::Process;
-using testing::TempDir;
 using namespace std::chrono_literals;
 
 const std::string kNs = "/apis/tuna.ai/v1alpha1/namespaces/default";
-
-std::string PythonPath() {
-  auto r = testing::RunProcess("/bin/sh", {{"-c", "python3 -c 'import sys; print(sys.executable)'"}, {{"PATH", std::getenv("PATH")}}},
-                               10s);
-  std::string out = r.out;
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
 
 std::string ReadText(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-std::string Str(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* cur = &v;
-  for (auto key : path) {
-    if (!cur->is_object()) return "";
-    cur = cur->get_object().if_contains(key);
-    if (cur == nullptr) return "";
-  }
-  return cur->is_string() ? std::string(cur->get_string()) : "";
-}
+std::string Str(const json::value& v, std::initializer_list<std::string_view> path) { return testing::JsonStr(v, path); }
 
 const char* kGoodYaml =
     "kind: agent\n"
@@ -62,36 +43,8 @@ const char* kBrokenYaml =
     "spec:\n"
     "  entrypoint: agent.py:handle\n";
 
-class GitPush : public ::testing::Test {
+class GitPush : public testing::TunaServerTest {
  protected:
-  void SetUp() override {
-    python_ = PythonPath();
-    ASSERT_FALSE(python_.empty());
-    testing::ProcessOptions po;
-    po.args = {"server", "--data-dir", dir_.path() + "/data", "--listen", "127.0.0.1:0"};
-    po.env = {{"HOME", dir_.path()}, {"PATH", std::getenv("PATH")}};
-    server_ = Process::Spawn(TUNA_BINARY, po);
-    ASSERT_TRUE(server_);
-    const std::regex listening("tuna server listening on http://127\\.0\\.0\\.1:([0-9]+)\n");
-    ASSERT_TRUE(server_->WaitForOutput([&](const std::string& out, const std::string&) { return std::regex_search(out, listening); }, 30s))
-        << server_->Stderr();
-    std::smatch m;
-    std::string out = server_->Stdout();
-    ASSERT_TRUE(std::regex_search(out, m, listening));
-    std::ifstream token_file(dir_.path() + "/data/admin.token");
-    token_file >> token_;
-    port_ = m[1];
-    url_ = "http://127.0.0.1:" + port_;
-    api_ = std::make_unique<ApiClient>(static_cast<std::uint16_t>(std::stoi(port_)), token_);
-  }
-
-  void TearDown() override {
-    if (server_) {
-      server_->Kill(SIGTERM);
-      server_->Wait(20s);
-    }
-  }
-
   std::string RemoteUrl(const std::string& repo, const std::string& token) const {
     return "http://git:" + token + "@127.0.0.1:" + port_ + "/git/default/" + repo + ".git";
   }
@@ -105,13 +58,6 @@ class GitPush : public ::testing::Test {
     po.env = {{"HOME", dir_.path()}, {"PATH", std::getenv("PATH")}, {"GIT_TERMINAL_PROMPT", "0"},
               {"GIT_CONFIG_NOSYSTEM", "1"}, {"LC_ALL", "C"}};
     return testing::RunProcess("/usr/bin/git", po, 120s);
-  }
-
-  testing::ProcessResult Tuna(std::vector<std::string> args) {
-    testing::ProcessOptions po;
-    po.args = std::move(args);
-    po.env = {{"HOME", dir_.path()}, {"PATH", std::getenv("PATH")}, {"TUNA_SERVER", url_}, {"TUNA_TOKEN", token_}};
-    return testing::RunProcess(TUNA_BINARY, po, 60s);
   }
 
   void CreateEnvironment() {
@@ -188,13 +134,6 @@ class GitPush : public ::testing::Test {
     return r.status == 200 ? json::parse(r.body).at("items").as_array().size() : 0;
   }
 
-  TempDir dir_;
-  std::string python_;
-  std::string token_;
-  std::string port_;
-  std::string url_;
-  std::unique_ptr<Process> server_;
-  std::unique_ptr<ApiClient> api_;
 };
 
 TEST_F(GitPush, BranchDeploysStagingTagDeploysProductionBrokenYamlIsRefused) {

@@ -12,29 +12,16 @@
 #include <thread>
 
 #include "artifacts/archive.hpp"
-#include "cli/process.hpp"
-#include "support/http_client.hpp"
+#include "support/tuna_server_fixture.hpp"
 
 namespace tuna {
 namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using testing::ApiClient;
-using testing::Process;
-using testing::TempDir;
 using namespace std::chrono_literals;
 
 const std::string kNs = "/apis/tuna.ai/v1alpha1/namespaces/default";
-
-std::string PythonPath() {
-  // The real interpreter, never a pyenv shim (PERFORMANCE.md: shims cost ~100 ms per start).
-  auto r = testing::RunProcess("/bin/sh", {{"-c", "python3 -c 'import sys; print(sys.executable)'"}, {{"PATH", std::getenv("PATH")}}},
-                               10s);
-  std::string out = r.out;
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
 
 // Every live process whose command line contains `needle`.
 std::vector<int> ProcessesMatching(const std::string& needle) {
@@ -52,40 +39,8 @@ std::vector<int> ProcessesMatching(const std::string& needle) {
   return pids;
 }
 
-class Pipeline : public ::testing::Test {
+class Pipeline : public testing::TunaServerTest {
  protected:
-  void SetUp() override {
-    python_ = PythonPath();
-    ASSERT_FALSE(python_.empty());
-    StartServer();
-  }
-
-  void TearDown() override {
-    if (server_) {
-      server_->Kill(SIGTERM);
-      server_->Wait(20s);
-    }
-  }
-
-  void StartServer() {
-    testing::ProcessOptions po;
-    po.args = {"server", "--data-dir", dir_.path() + "/data", "--listen", "127.0.0.1:0"};
-    po.env = {{"HOME", dir_.path()}, {"PATH", std::getenv("PATH")}};
-    server_ = Process::Spawn(TUNA_BINARY, po);
-    ASSERT_TRUE(server_);
-    const std::regex listening("tuna server listening on http://127\\.0\\.0\\.1:([0-9]+)\n");
-    ASSERT_TRUE(server_->WaitForOutput([&](const std::string& out, const std::string&) { return std::regex_search(out, listening); }, 30s))
-        << server_->Stderr();
-    std::smatch m;
-    std::string out = server_->Stdout();
-    ASSERT_TRUE(std::regex_search(out, m, listening));
-    std::ifstream token_file(dir_.path() + "/data/admin.token");
-    std::string token;
-    token_file >> token;
-    url_ = "http://127.0.0.1:" + std::string(m[1]);
-    api_ = std::make_unique<ApiClient>(static_cast<std::uint16_t>(std::stoi(m[1])), token);
-  }
-
   // Writes a source tree with the test workload (its VERSION replaced) and uploads it.
   std::string UploadSource(const std::string& version, bool poison = false) {
     fs::path src = fs::path(dir_.path()) / ("src-" + version + (poison ? "-poison" : ""));
@@ -147,21 +102,15 @@ class Pipeline : public ::testing::Test {
       if (!last.is_null() && pred(last)) return last;
       std::this_thread::sleep_for(50ms);
     }
-    std::string log = server_ ? server_->Stdout() + server_->Stderr() : std::string();
-    if (log.size() > 6000) log = "..." + log.substr(log.size() - 6000);
-    ADD_FAILURE() << "timed out waiting on " << path << "; last: " << json::serialize(last) << "\nserver log:\n" << log;
+    ADD_FAILURE() << "timed out waiting on " << path << "; last: " << json::serialize(last) << "\nserver log:\n"
+                  << ServerLog();
     return last;
   }
 
   static std::string Str(const json::value& v, std::initializer_list<std::string_view> path) {
-    const json::value* cur = &v;
-    for (auto key : path) {
-      if (!cur->is_object()) return "";
-      cur = cur->get_object().if_contains(key);
-      if (cur == nullptr) return "";
-    }
-    return cur->is_string() ? std::string(cur->get_string()) : "";
+    return testing::JsonStr(v, path);
   }
+
 
   // Calls the stage's revision through the proxy sub-resource; returns the workload's "version".
   std::string Invoke(const std::string& name, const std::string& stage) {
@@ -188,20 +137,6 @@ class Pipeline : public ::testing::Test {
     return list.is_null() ? 0 : list.at("items").as_array().size();
   }
 
-  // Runs the `tuna` client against this server.
-  testing::ProcessResult Tuna(std::vector<std::string> args) {
-    testing::ProcessOptions po;
-    po.args = std::move(args);
-    po.env = {{"HOME", dir_.path()}, {"PATH", std::getenv("PATH")}, {"TUNA_SERVER", url_},
-              {"TUNA_TOKEN", api_->token()}};
-    return testing::RunProcess(TUNA_BINARY, po, 120s);
-  }
-
-  TempDir dir_;
-  std::string url_;
-  std::string python_;
-  std::unique_ptr<Process> server_;
-  std::unique_ptr<ApiClient> api_;
 };
 
 auto Phase(std::string want) {
