@@ -5,8 +5,10 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "tuna/artifacts.hpp"
 #include "tuna/status.hpp"
 #include "tuna/store.hpp"
 
@@ -36,6 +38,8 @@ struct ServerOptions {
   bool run_controllers = true;
   /// Artifact store directory; default <data_dir>/artifacts.
   std::string artifacts_dir;
+  /// When set, artifacts (snapshots, build outputs) live in this S3 bucket instead.
+  std::optional<S3ArtifactStoreOptions> artifacts_s3;
   /// Pool driver work directory; default <data_dir>/pool.
   std::string pool_dir;
   /// Sandbox builds and workers with bubblewrap when /usr/bin/bwrap exists.

@@ -39,7 +39,10 @@ const std::vector<Command>& Commands() {
         {"listen", 0, true, "HOST:PORT", "address to listen on; port 0 picks a free port (default 127.0.0.1:7070)"},
         {"log-level", 0, true, "LEVEL", "trace, debug, info, warn, error, critical or off (default info)"},
         {"api-only", 0, false, "", "serve the API only: no controllers, no pool driver"},
-        {"no-bubblewrap", 0, false, "", "do not sandbox builds and workers with bubblewrap (rlimits still apply)"}},
+        {"no-bubblewrap", 0, false, "", "do not sandbox builds and workers with bubblewrap (rlimits still apply)"},
+        {"artifacts", 0, true, "s3://BUCKET/PREFIX", "keep artifacts in S3 (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)"},
+        {"s3-endpoint", 0, true, "URL", "S3 endpoint (default https://s3.REGION.amazonaws.com)"},
+        {"s3-region", 0, true, "REGION", "S3 region (default $AWS_REGION or us-east-1)"}},
        false, &RunServer},
       {"apply", "Create or update objects from manifests", "tuna apply -f FILE|DIR|- [-n NS] [--dry-run]",
        "Each document is created, or updated when it exists (printed as created, configured or\n"

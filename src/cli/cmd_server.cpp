@@ -25,6 +25,27 @@ int RunServer(CommandContext& ctx) {
   if (ctx.args.Has("listen")) options.listen = ctx.args.Value("listen");
   if (ctx.args.Has("api-only")) options.run_controllers = false;
   if (ctx.args.Has("no-bubblewrap")) options.use_bubblewrap = false;
+  if (ctx.args.Has("artifacts")) {
+    std::string where = ctx.args.Value("artifacts");
+    if (where.rfind("s3://", 0) != 0 || where.size() <= 5) {
+      return ctx.UsageError("--artifacts takes s3://BUCKET[/PREFIX], got \"" + where + "\"");
+    }
+    std::string rest = where.substr(5);
+    S3ArtifactStoreOptions s3;
+    auto slash = rest.find('/');
+    s3.bucket = rest.substr(0, slash);
+    if (slash != std::string::npos) {
+      s3.prefix = rest.substr(slash + 1);
+      if (!s3.prefix.empty() && s3.prefix.back() != '/') s3.prefix += '/';
+    }
+    auto env = [&](const char* name) { return ctx.io.env ? ctx.io.env(name).value_or("") : std::string(); };
+    s3.region = ctx.args.Value("s3-region", env("AWS_REGION").empty() ? "us-east-1" : env("AWS_REGION"));
+    s3.endpoint = ctx.args.Value("s3-endpoint", "https://s3." + s3.region + ".amazonaws.com");
+    s3.access_key = env("AWS_ACCESS_KEY_ID");
+    s3.secret_key = env("AWS_SECRET_ACCESS_KEY");
+    s3.session_token = env("AWS_SESSION_TOKEN");
+    options.artifacts_s3 = std::move(s3);
+  }
   std::string level = ctx.args.Value("log-level", "info");
   auto parsed_level = spdlog::level::from_str(level);
   if (parsed_level == spdlog::level::off && level != "off") {

@@ -423,10 +423,16 @@ Result<std::unique_ptr<Server>> Server::Make(ServerOptions options) {
     }
     ArtifactStorePtr artifacts;
     if (options.run_controllers) {
-      fs::path adir = options.artifacts_dir.empty() ? dir / "artifacts" : fs::path(options.artifacts_dir);
-      auto made = MakeLocalArtifactStore({adir});
-      if (!made.ok()) return made.status().WithContext("open artifact store " + adir.string());
-      artifacts = std::move(*made);
+      if (options.artifacts_s3) {
+        auto made = MakeS3ArtifactStore(*options.artifacts_s3);
+        if (!made.ok()) return made.status().WithContext("S3 artifact store");
+        artifacts = std::move(*made);
+      } else {
+        fs::path adir = options.artifacts_dir.empty() ? dir / "artifacts" : fs::path(options.artifacts_dir);
+        auto made = MakeLocalArtifactStore({adir});
+        if (!made.ok()) return made.status().WithContext("open artifact store " + adir.string());
+        artifacts = std::move(*made);
+      }
     }
     auto server = std::make_unique<TunaServer>(std::move(options), std::move(store), std::move(token), std::move(listen),
                                                std::move(artifacts));

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <fstream>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <regex>
 #include <string>
@@ -46,7 +47,9 @@ class TunaServerTest : public ::testing::Test {
   void StartServer() {
     ProcessOptions po;
     po.args = {"server", "--data-dir", dir_.path() + "/data", "--listen", "127.0.0.1:0"};
+    po.args.insert(po.args.end(), server_args_.begin(), server_args_.end());
     po.env = {{"HOME", dir_.path()}, {"PATH", std::getenv("PATH")}};
+    po.env.insert(server_env_.begin(), server_env_.end());
     server_ = Process::Spawn(TUNA_BINARY, po);
     ASSERT_TRUE(server_);
     const std::regex listening("tuna server listening on http://127\\.0\\.0\\.1:([0-9]+)\n");
@@ -84,6 +87,8 @@ class TunaServerTest : public ::testing::Test {
     return log.size() > max ? "..." + log.substr(log.size() - max) : log;
   }
 
+  std::vector<std::string> server_args_;           // extra `tuna server` flags (set before SetUp)
+  std::map<std::string, std::string> server_env_;  // extra environment of the server
   TempDir dir_;
   std::string python_;
   std::string token_;
