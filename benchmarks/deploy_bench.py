@@ -11,35 +11,20 @@ Usage: benchmarks/deploy_bench.py BUILD_DIR [RUNS]   (writes benchmarks/results/
 
 import json
 import os
-import re
 import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tuna_bench import ROOT, report, summary, tuna_server
 
 
 def main():
     build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build"))
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     tuna = os.path.join(build, "tuna")
-    work = tempfile.mkdtemp(prefix="tuna-deploy-bench-")
-    env = dict(os.environ, HOME=work)
-    server = subprocess.Popen([tuna, "server", "--data-dir", f"{work}/data", "--listen", "127.0.0.1:0"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    try:
-        url = None
-        for line in server.stdout:
-            m = re.search(r"listening on (http://\S+)", line)
-            if m:
-                url = m.group(1)
-                break
-        token = open(f"{work}/data/admin.token").read().strip()
-        env.update(TUNA_SERVER=url, TUNA_TOKEN=token)
+    with tuna_server(tuna, "tuna-deploy-bench-") as (url, token, env, work):
         ns = f"{url}/apis/tuna.ai/v1alpha1/namespaces/default"
 
         def call(path, data=None):
@@ -98,24 +83,12 @@ spec:
             build_ms.append((built - start) * 1000)
             deploy_ms.append((end - built) * 1000)
 
-        def summary(xs):
-            xs = sorted(xs)
-            return {"n": len(xs), "p50_ms": round(statistics.median(xs), 1), "max_ms": round(xs[-1], 1)}
 
         result = {"benchmark": "deploy_bench", "bubblewrap": shutil.which("bwrap") is not None,
                   "results": {"apply_to_first_answer": summary(total), "apply_to_build_succeeded": summary(build_ms),
                               "build_succeeded_to_first_answer": summary(deploy_ms),
                               "baseline_build_script_direct": summary(baseline)}}
-        os.makedirs(os.path.join(ROOT, "benchmarks/results"), exist_ok=True)
-        with open(os.path.join(ROOT, "benchmarks/results/deploy.json"), "w") as f:
-            json.dump(result, f, indent=2)
-        print("| measurement | n | p50 ms | max ms |\n| --- | --- | --- | --- |")
-        for k, v in result["results"].items():
-            print(f"| {k} | {v['n']} | {v['p50_ms']} | {v['max_ms']} |")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        shutil.rmtree(work, ignore_errors=True)
+        report("deploy", result)
 
 
 if __name__ == "__main__":

@@ -9,19 +9,16 @@ the deploy and prints the URL, and `git push` to a plain bare repository on disk
 Usage: benchmarks/push_bench.py BUILD_DIR [RUNS]   (writes benchmarks/results/push.json)
 """
 
-import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 
-ROOT = os.path.dirname(os.path.abspath(os.path.dirname(__file__)))
+from tuna_bench import ROOT, report, summary, tuna_server
 
 
 def git(*args, cwd, env):
@@ -32,20 +29,9 @@ def main():
     build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build"))
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     tuna = os.path.join(build, "tuna")
-    work = tempfile.mkdtemp(prefix="tuna-push-bench-")
-    env = dict(os.environ, HOME=work, GIT_TERMINAL_PROMPT="0", GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="b@x",
-               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="b@x")
-    server = subprocess.Popen([tuna, "server", "--data-dir", f"{work}/data", "--listen", "127.0.0.1:0"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    try:
-        url = None
-        for line in server.stdout:
-            m = re.search(r"listening on (http://\S+)", line)
-            if m:
-                url = m.group(1)
-                break
-        token = open(f"{work}/data/admin.token").read().strip()
-        env.update(TUNA_SERVER=url, TUNA_TOKEN=token)
+    with tuna_server(tuna, "tuna-push-bench-") as (url, token, env, work):
+        env.update(GIT_TERMINAL_PROMPT="0", GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="b@x",
+                   GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="b@x")
         subprocess.run([tuna, "apply", "-f", os.path.join(ROOT, "examples/manifests/agent-environment.yaml")],
                        env=env, check=True, capture_output=True)
         subprocess.run([tuna, "repo", "create", "bench"], env=env, check=True, capture_output=True)
@@ -103,24 +89,12 @@ def main():
             git("push", "-q", "--force", "plain", "main", cwd=repo, env=env)
             plain.append((time.perf_counter() - start) * 1000)
 
-        def summary(xs):
-            xs = sorted(xs)
-            return {"n": len(xs), "p50_ms": round(statistics.median(xs), 1), "max_ms": round(xs[-1], 1)}
 
         result = {"benchmark": "push_bench",
                   "results": {"push_nowait_to_first_answer": summary(to_serve),
                               "git_push_waiting_for_deploy": summary(full_push),
                               "baseline_git_push_to_local_bare_repo": summary(plain)}}
-        os.makedirs(os.path.join(ROOT, "benchmarks/results"), exist_ok=True)
-        with open(os.path.join(ROOT, "benchmarks/results/push.json"), "w") as f:
-            json.dump(result, f, indent=2)
-        print("| measurement | n | p50 ms | max ms |\n| --- | --- | --- | --- |")
-        for k, v in result["results"].items():
-            print(f"| {k} | {v['n']} | {v['p50_ms']} | {v['max_ms']} |")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        shutil.rmtree(work, ignore_errors=True)
+        report("push", result)
 
 
 if __name__ == "__main__":
