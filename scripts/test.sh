@@ -11,5 +11,8 @@ bash scripts/build.sh
 cmake --install build --prefix build/install >/dev/null
 cmake -S examples/cpp -B build/examples -G Ninja -DCMAKE_PREFIX_PATH="$PWD/build/install"
 ninja -C build/examples
+example_dir=$(mktemp -d)
+./build/examples/store_quickstart "$example_dir/quickstart.db"
+rm -rf "$example_dir"
 cd build
 ctest --output-on-failure -j "$(nproc)" --timeout 300
