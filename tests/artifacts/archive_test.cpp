@@ -7,11 +7,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/files.hpp"
 #include "artifacts/archive.hpp"
 #include "support/temp_dir.hpp"
 
 namespace tuna::artifacts {
 namespace {
+using testing::ReadFile;
+using testing::WriteFile;
 
 namespace fs = std::filesystem;
 using testing::TempDir;
@@ -48,17 +51,7 @@ void WriteTar(const fs::path& path, const std::vector<TestEntry>& entries) {
   archive_write_free(a);
 }
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
-void WriteFile(const fs::path& path, const std::string& content) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << content;
-}
 
 // Extracting `entries` must fail with InvalidArgument mentioning `mention`.
 void ExpectRefused(const TempDir& dir, const std::vector<TestEntry>& entries, const std::string& mention) {

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/files.hpp"
 #include "artifacts/s3_client.hpp"
 #include "artifacts/s3_moto_server.hpp"
 #include "support/temp_dir.hpp"
@@ -13,22 +14,14 @@
 
 namespace tuna {
 namespace {
+using testing::ReadFile;
+using testing::WriteFile;
 
 namespace fs = std::filesystem;
 using testing::MotoServer;
 using testing::TempDir;
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
-void WriteFile(const fs::path& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-}
 
 std::size_t CountObjects(const fs::path& dir) {
   std::size_t n = 0;

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/files.hpp"
 #include "artifacts/s3_client.hpp"
 #include "artifacts/s3_moto_server.hpp"
 #include "support/temp_dir.hpp"
@@ -24,22 +25,14 @@
 
 namespace tuna {
 namespace {
+using testing::ReadFile;
+using testing::WriteFile;
 
 namespace fs = std::filesystem;
 using testing::MotoServer;
 using testing::TempDir;
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
-void WriteFile(const fs::path& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-}
 
 // Content that does not repeat at part boundaries, so a misordered part changes the digest.
 std::string Pattern(std::size_t size) {

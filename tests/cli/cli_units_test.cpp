@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/files.hpp"
 #include "cli/args.hpp"
 #include "cli/config.hpp"
 #include "cli/exit_codes.hpp"
@@ -17,6 +18,7 @@
 
 namespace tuna::cli {
 namespace {
+using testing::WriteFile;
 
 using tuna::testing::TempDir;
 
@@ -59,10 +61,6 @@ EnvFn EnvOf(std::map<std::string, std::string> vars) {
   };
 }
 
-void WriteFile(const std::filesystem::path& p, const std::string& text) {
-  std::filesystem::create_directories(p.parent_path());
-  std::ofstream(p) << text;
-}
 
 TEST(CliConfig, DefaultsWithoutAnything) {
   TempDir home;

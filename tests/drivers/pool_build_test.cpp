@@ -32,7 +32,7 @@ class PoolBuildTest : public PoolFixture {
     EXPECT_TRUE(artifacts::ExtractSafely(archive, out).ok());
     std::map<std::string, std::string> files;
     for (const auto& entry : fs::recursive_directory_iterator(out)) {
-      if (entry.is_regular_file()) files[entry.path().lexically_relative(out).string()] = testing::ReadText(entry.path());
+      if (entry.is_regular_file()) files[entry.path().lexically_relative(out).string()] = testing::ReadFile(entry.path());
     }
     return files;
   }

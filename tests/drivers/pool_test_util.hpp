@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "support/files.hpp"
 #include "artifacts/archive.hpp"
 #include "support/python.hpp"
 #include "support/temp_dir.hpp"
@@ -26,10 +27,6 @@ inline std::string WorkloadPath(const std::string& name) {
   return std::string(TUNA_SOURCE_DIR) + "/tests/workloads/" + name;
 }
 
-inline std::string ReadText(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 /// tuna's basic Python runtime: the generic worker the pool specializes.
 inline std::string PythonWorkerPath() { return std::string(TUNA_SOURCE_DIR) + "/runtimes/python/worker.py"; }
@@ -105,7 +102,7 @@ class PoolFixture : public ::testing::Test {
 
   /// An artifact holding the echo test app.
   Digest EchoAppArtifact(const std::string& version = "v1") {
-    std::string app = ReadText(WorkloadPath("echo_app.py"));
+    std::string app = ReadFile(WorkloadPath("echo_app.py"));
     if (version != "v1") app += "\nVERSION = \"" + version + "\"\n";
     return PutArchive({{"echo_app.py", app}});
   }

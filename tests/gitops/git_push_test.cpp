@@ -11,10 +11,12 @@
 #include <regex>
 #include <thread>
 
+#include "support/files.hpp"
 #include "support/tuna_server_fixture.hpp"
 
 namespace tuna {
 namespace {
+using testing::ReadFile;
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -23,10 +25,6 @@ using namespace std::chrono_literals;
 
 const std::string kNs = "/apis/tuna.ai/v1alpha1/namespaces/default";
 
-std::string ReadText(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 std::string Str(const json::value& v, std::initializer_list<std::string_view> path) { return testing::JsonStr(v, path); }
 
@@ -85,7 +83,7 @@ class GitPush : public testing::TunaServerTest {
   }
 
   void WriteAgent(const fs::path& work, const std::string& version, const std::string& yaml = kGoodYaml) {
-    std::string agent = ReadText(std::string(TUNA_SOURCE_DIR) + "/examples/agents/echo/agent.py");
+    std::string agent = ReadFile(std::string(TUNA_SOURCE_DIR) + "/examples/agents/echo/agent.py");
     agent = std::regex_replace(agent, std::regex("\"agent\": \"echo\","), "\"agent\": \"echo\", \"version\": VERSION,");
     agent += "\nVERSION = \"" + version + "\"\n";
     std::ofstream(work / "agent.py") << agent;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/files.hpp"
 #include "tuna/resources/codec.hpp"
 
 namespace json = boost::json;
@@ -15,6 +16,7 @@ namespace fs = std::filesystem;
 
 namespace tuna {
 namespace {
+using testing::ReadFile;
 
 // The fixtures live beside the checkout: <root>/shared/fixtures/openapi with the checkout at
 // <root>/main; a worktree at <root>/wt/<name> is one level deeper.
@@ -26,12 +28,6 @@ fs::path FixturesDir() {
   return {};
 }
 
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 bool ContainsString(const json::value& v, std::string_view s, int depth = 0) {
   if (depth > 200) return false;

@@ -10,23 +10,19 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/files.hpp"
 #include "support/temp_dir.hpp"
 #include "sandbox/process.hpp"
 #include "sandbox/proc_scan.hpp"
 
 namespace tuna::sandbox {
 namespace {
+using testing::ReadFile;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using testing::TempDir;
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 ProcessSpec Shell(const TempDir& dir, const std::string& script) {
   ProcessSpec spec;
