@@ -155,8 +155,6 @@ class WorkloadControllersImpl final : public WorkloadControllers {
     Informer* agent_builds = informer("AgentBuild");
     Informer* mcp_deployments = informer("MCPServerDeployment");
     Informer* mcp_builds = informer("MCPServerBuild");
-    deployment_informers_["AgentDeployment"] = agent_deployments;
-    deployment_informers_["MCPServerDeployment"] = mcp_deployments;
 
     ControllerOptions copts;
     copts.workers = ctx_.workers;
@@ -765,7 +763,6 @@ class WorkloadControllersImpl final : public WorkloadControllers {
   std::vector<std::unique_ptr<Informer>> informers_;
   std::vector<std::unique_ptr<Controller>> controllers_;
   Informer* environments_ = nullptr;
-  std::map<std::string, Informer*> deployment_informers_;
   std::mutex mu_;
   std::map<ObjectKey, std::set<std::string>> deployed_;
 };

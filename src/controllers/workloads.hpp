@@ -18,7 +18,6 @@ struct ControllerContext {
   Store* store = nullptr;             // not owned
   DriverRegistry* drivers = nullptr;  // not owned
   EventRecorder* events = nullptr;    // not owned; may be null
-  ArtifactStore* artifacts = nullptr; // not owned
   std::string default_driver = "pool";
   /// Poll interval for a running build (drivers do not push state changes yet).
   std::chrono::milliseconds build_poll{200};

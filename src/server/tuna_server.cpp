@@ -188,7 +188,6 @@ class TunaServer final : public Server {
     controllers::ControllerContext ctx;
     ctx.store = store_.get();
     ctx.drivers = &drivers_;
-    ctx.artifacts = artifacts_.get();
     ctx.events = &events_;
     ctx.runtimes_dir = options_.runtimes_dir.empty() ? FindRuntimesDir() : options_.runtimes_dir;
     ctx.python = options_.python.empty() ? FindPython() : options_.python;
