@@ -9,6 +9,7 @@
 #include <string>
 
 #include "tuna/artifacts.hpp"
+#include "tuna/auth.hpp"
 #include "tuna/status.hpp"
 #include "tuna/store.hpp"
 
@@ -21,6 +22,9 @@ struct ServerOptions {
   std::shared_ptr<Store> store;
   /// When non-empty, the admin token; otherwise read from or created in <data_dir>/admin.token.
   std::string admin_token;
+  /// API keys (tuna/auth.hpp) live in this SQLite file; default <data_dir>/keys.db. When `store`
+  /// and `admin_token` are both given and this is empty, keys live in memory.
+  std::string keys_path;
   std::size_t io_threads = 2;
   std::size_t worker_threads = 4;          // handler threads (store I/O)
   std::size_t max_body_bytes = 4 << 20;    // 413 beyond
@@ -79,6 +83,8 @@ class Server {
   virtual std::string url() const = 0;
   virtual const std::string& admin_token() const = 0;
   virtual Store& store() = 0;
+  /// The API keys (create keys for tenants programmatically).
+  virtual auth::KeyStore& keys() = 0;
 };
 using ServerPtr = std::unique_ptr<Server>;
 

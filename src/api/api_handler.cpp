@@ -370,25 +370,19 @@ ApiHandler::~ApiHandler() = default;
 
 std::size_t ApiHandler::open_watches() const { return shared_->open_watches.load(); }
 
-Status ApiHandler::Authenticate(const HttpRequest& req) const {
-  std::string_view auth = req.Header("Authorization");
-  if (auth.empty()) {
-    return Unauthenticated("missing bearer token: send \"Authorization: Bearer <token>\" (the admin token is in <data-dir>/admin.token)");
-  }
-  constexpr std::string_view kScheme = "bearer ";
-  bool scheme_ok = auth.size() > kScheme.size() &&
-                   std::equal(kScheme.begin(), kScheme.end(), auth.begin(), [](char a, char b) {
-                     return a == std::tolower(static_cast<unsigned char>(b));
-                   });
-  if (!scheme_ok) return Unauthenticated("unsupported Authorization scheme: expected \"Bearer <token>\"");
-  std::string_view token = auth.substr(kScheme.size());
-  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+Result<auth::Principal> ApiHandler::Identify(const HttpRequest& req) const {
+  TUNA_ASSIGN_OR_RETURN(std::string token, auth::BearerToken(req.Header("Authorization")));
+  if (options_.keys != nullptr) return options_.keys->Authenticate(token);
   if (options_.admin_token.empty() || !core::ConstantTimeEquals(token, options_.admin_token)) {
     return Unauthenticated("invalid bearer token");
   }
-  return {};
+  auth::Principal admin;
+  admin.key_id = admin.name = "admin";
+  admin.scope = auth::Scope::kAdmin;
+  return admin;
 }
+
+Status ApiHandler::Authenticate(const HttpRequest& req) const { return Identify(req).status(); }
 
 namespace {
 
@@ -715,8 +709,8 @@ class Request {
 HttpResponse ApiHandler::Handle(HttpRequest& req) {
   Ctx ctx{req, "/apis", ContainsYaml(req.Header("Accept")) ? Format::kYaml : Format::kJson};
   const auto& seg = req.segments;
-  Status auth = Authenticate(req);
-  if (!auth.ok()) return ctx.Fail(auth);  // before parsing anything: an unauthenticated request changes nothing
+  auto principal = Identify(req);
+  if (!principal.ok()) return ctx.Fail(principal.status());  // before parsing anything: an unauthenticated request changes nothing
 
   if (seg.size() == 1 && seg[0] == "apis") {
     if (req.method != "GET") return MethodNotAllowed(ctx, "GET");
@@ -738,6 +732,10 @@ HttpResponse ApiHandler::Handle(HttpRequest& req) {
     auto kind = KindForPlural(seg[3]);
     if (auto* e = std::get_if<ApiError>(&kind)) return ctx.Fail(*e);
     if (req.method != "GET") return MethodNotAllowed(ctx, "GET");
+    if (!principal->is_server_admin()) {
+      return ctx.Fail(PermissionDenied("API key \"" + principal->name + "\" belongs to namespace " + principal->namespace_ +
+                                       "; list under " + std::string(kPrefix) + "/namespaces/" + principal->namespace_ + "/" + seg[3]));
+    }
     return handler.List(*std::get<const KindInfo*>(kind), "");
   }
   if (seg[3] != "namespaces" || seg.size() < 6 || seg.size() > 8) {
@@ -750,6 +748,9 @@ HttpResponse ApiHandler::Handle(HttpRequest& req) {
   if (auto* e = std::get_if<ApiError>(&kind_or)) return ctx.Fail(*e);
   const KindInfo& kind = *std::get<const KindInfo*>(kind_or);
   if (ns.empty()) return ctx.Fail(BadRequest("namespace in the URL is empty"));
+  // Reads need invoke, writes need write, status writes (the controllers' part) need admin.
+  auth::Scope needed = req.method == "GET" ? auth::Scope::kInvoke : seg.size() == 8 ? auth::Scope::kAdmin : auth::Scope::kWrite;
+  if (Status allowed = principal->Check(ns, needed); !allowed.ok()) return ctx.Fail(allowed);
 
   if (seg.size() == 6) {
     if (req.method == "GET") return handler.List(kind, ns);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "net/http_types.hpp"
+#include "tuna/auth.hpp"
 #include "tuna/status.hpp"
 #include "tuna/store.hpp"
 
@@ -21,7 +22,8 @@ class Gauge;
 namespace tuna::api {
 
 struct ApiOptions {
-  std::string admin_token;  // required: every /apis request must carry it as a Bearer token
+  std::string admin_token;  // the server's admin token (every namespace); used when `keys` is null
+  const auth::KeyStore* keys = nullptr;  // API keys (and the admin token); not owned
   std::size_t max_watches = 256;
   std::chrono::seconds max_watch_duration{1800};
   metrics::Registry* metrics = nullptr;  // tuna_api_* metrics; may be null
@@ -36,6 +38,8 @@ class ApiHandler {
   net::HttpResponse Handle(net::HttpRequest& req);
   /// Checks the Bearer token (constant time). OK or Unauthenticated.
   Status Authenticate(const net::HttpRequest& req) const;
+  /// Who the request is (the Bearer token's principal); Unauthenticated otherwise.
+  Result<auth::Principal> Identify(const net::HttpRequest& req) const;
   std::size_t open_watches() const;
 
   struct Shared;  // counters that outlive the handler while watch streams drain

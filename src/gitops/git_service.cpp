@@ -201,7 +201,7 @@ class GitService::Impl {
   // ---- authentication ----------------------------------------------------------------------------
 
   // git sends Basic credentials (after a 401); the password is a tuna token. Bearer works too.
-  Status AuthenticateGit(const net::HttpRequest& req, std::string& user) const {
+  Result<auth::Principal> AuthenticateGit(const net::HttpRequest& req, std::string& user) const {
     std::string_view auth = req.Header("Authorization");
     constexpr std::string_view kBasic = "basic ";
     if (auth.size() > kBasic.size() && std::equal(kBasic.begin(), kBasic.end(), auth.begin(), [](char a, char b) {
@@ -228,13 +228,13 @@ class GitService::Impl {
     const std::string route = "/git/{namespace}/{repo}.git";
     const auto& s = req.segments;
     std::string user;
-    Status auth = AuthenticateGit(req, user);
-    if (!auth.ok()) {
+    auto principal = AuthenticateGit(req, user);
+    if (!principal.ok()) {
       net::HttpResponse r;
       r.status = 401;
       r.content_type = "text/plain; charset=utf-8";
       r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"tuna\"");
-      r.body = auth.message() + "\n(use any user name and a tuna token as the password)\n";
+      r.body = principal.status().message() + "\n(use any user name and a tuna API key as the password)\n";
       r.route = route;
       return r;
     }
@@ -250,6 +250,16 @@ class GitService::Impl {
     if (!dir.ok()) return Error(dir.status(), req, route);
     std::string rest;
     for (std::size_t i = 3; i < s.size(); ++i) rest += (rest.empty() ? "" : "/") + s[i];
+    // A push (its refs advertisement included) needs write; a clone or fetch needs invoke.
+    bool push = rest == "git-receive-pack" || req.QueryOr("service") == "git-receive-pack";
+    if (Status allowed = principal->Check(ns, push ? auth::Scope::kWrite : auth::Scope::kInvoke); !allowed.ok()) {
+      net::HttpResponse r;
+      r.status = 403;
+      r.content_type = "text/plain; charset=utf-8";
+      r.body = allowed.message() + (push ? " (pushing needs an API key with write scope)\n" : "\n");
+      r.route = route;
+      return r;
+    }
     // Only the smart protocol: refs advertisement and the two services.
     if (rest != "info/refs" && rest != "git-upload-pack" && rest != "git-receive-pack" && rest != "HEAD") {
       return Error(NotFound("no such git path: " + rest.substr(0, 100)), req, route);
@@ -354,11 +364,14 @@ class GitService::Impl {
 
   net::HttpResponse Repositories(net::HttpRequest& req) {
     const std::string route = "/apis/tuna.ai/v1alpha1/namespaces/{namespace}/repositories";
-    Status auth = options_.authenticate(req);
-    if (!auth.ok()) return Error(auth, req, route);
+    auto principal = options_.authenticate(req);
+    if (!principal.ok()) return Error(principal.status(), req, route);
     const auto& s = req.segments;
     const std::string& ns = s[4];
     if (!IsDnsLabel(ns)) return Error(InvalidArgument("invalid namespace \"" + ns.substr(0, 80) + "\""), req, route);
+    if (Status allowed = principal->Check(ns, req.method == "GET" ? auth::Scope::kInvoke : auth::Scope::kWrite); !allowed.ok()) {
+      return Error(allowed, req, route);
+    }
     if (s.size() == 6) {
       if (req.method == "GET") return ListRepos(req, ns, route);
       if (req.method == "POST") return CreateRepo(req, ns, route);

@@ -18,6 +18,7 @@
 
 #include "net/http_types.hpp"
 #include "tuna/artifacts.hpp"
+#include "tuna/auth.hpp"
 #include "tuna/status.hpp"
 #include "tuna/store.hpp"
 
@@ -29,8 +30,9 @@ struct GitServiceOptions {
   ArtifactStore* artifacts = nullptr;  // null: pushes are validated but deploy nothing
   /// The server's own URL (known once it listens): hooks call back to it; push output prints it.
   std::function<std::string()> server_url;
-  /// Checks a request's "Authorization: Bearer ..." (the API's authenticator).
-  std::function<Status(const net::HttpRequest&)> authenticate;
+  /// Identifies a request's "Authorization: Bearer ..." (the API's authenticator). Clones and
+  /// reads need the invoke scope in the repository's namespace, pushes and repository changes write.
+  std::function<Result<auth::Principal>(const net::HttpRequest&)> authenticate;
   /// The `tuna` binary the hooks exec; empty: this process's executable.
   std::string hook_binary;
   /// PATH for git and its hooks.

@@ -27,6 +27,7 @@
 #include "core/metrics.hpp"
 #include "net/http_server.hpp"
 #include "net/status_response.hpp"
+#include "server/key_routes.hpp"
 #include "server/workload_routes.hpp"
 #include "controllers/workloads.hpp"
 #include "gitops/git_service.hpp"
@@ -141,9 +142,9 @@ extern "C" void OnStopSignal(int) {
 class TunaServer final : public Server {
  public:
   TunaServer(ServerOptions options, std::shared_ptr<Store> store, std::string token, net::ListenAddress listen,
-             ArtifactStorePtr artifacts)
+             ArtifactStorePtr artifacts, auth::KeyStorePtr keys)
       : options_(std::move(options)), store_(std::move(store)), token_(std::move(token)), listen_(std::move(listen)),
-        artifacts_(std::move(artifacts)) {
+        artifacts_(std::move(artifacts)), keys_(std::move(keys)), key_routes_(*keys_) {
     registry_.AddGaugeCallback("tuna_store_objects", "Objects in the store.",
                                [s = store_] { return static_cast<double>(s->Stats().objects); });
     registry_.AddGaugeCallback("tuna_store_revision", "The store's current revision.",
@@ -152,6 +153,7 @@ class TunaServer final : public Server {
                                [s = store_] { return static_cast<double>(s->Stats().watchers); });
     api::ApiOptions api_options;
     api_options.admin_token = token_;
+    api_options.keys = keys_.get();
     api_options.max_watches = options_.max_watches;
     api_options.max_watch_duration = options_.max_watch_duration;
     api_options.metrics = &registry_;
@@ -206,7 +208,7 @@ class TunaServer final : public Server {
     git.store = store_.get();
     git.artifacts = artifacts_.get();
     git.server_url = [this] { return url(); };
-    git.authenticate = [this](const net::HttpRequest& req) { return api_->Authenticate(req); };
+    git.authenticate = [this](const net::HttpRequest& req) { return api_->Identify(req); };
     git.hook_binary = options_.git_hook_binary;
     if (const char* path = std::getenv("PATH"); path != nullptr && *path != '\0') git.path = path;
     git.max_push_bytes = std::max(options_.max_body_bytes, options_.max_git_push_bytes);
@@ -259,6 +261,7 @@ class TunaServer final : public Server {
 
   const std::string& admin_token() const override { return token_; }
   Store& store() override { return *store_; }
+  auth::KeyStore& keys() override { return *keys_; }
 
  private:
   std::string UrlLocked() const {
@@ -307,12 +310,25 @@ class TunaServer final : public Server {
     if (git_) {
       if (auto r = git_->Handle(req)) return std::move(*r);
     }
-    if (routes_ && (path.rfind("/artifacts", 0) == 0 || path.rfind("/apis/", 0) == 0)) {
-      Status auth = api_->Authenticate(req);
-      if (auth.ok()) {
+    if (path.rfind("/artifacts", 0) == 0 || path.rfind("/apis/", 0) == 0) {
+      auto principal = api_->Identify(req);
+      if (!principal.ok()) return net::StatusResponse(principal.status(), req.request_id);
+      if (auto r = key_routes_.Handle(req, *principal)) return std::move(*r);
+      if (routes_) {
+        // Artifacts are content-addressed and shared: uploading needs write in some namespace,
+        // downloading invoke. Namespaced sub-resources (logs, events, proxy) need invoke there.
+        const auto& seg = req.segments;
+        Status allowed;
+        if (!seg.empty() && seg[0] == "artifacts") {
+          if (static_cast<int>(principal->scope) < static_cast<int>(req.method == "POST" ? auth::Scope::kWrite : auth::Scope::kInvoke)) {
+            allowed = PermissionDenied("API key \"" + principal->name + "\" has scope " + std::string(auth::ScopeName(principal->scope)) +
+                                       "; uploading sources needs write");
+          }
+        } else if (seg.size() >= 8 && seg[3] == "namespaces") {
+          allowed = principal->Check(seg[4], auth::Scope::kInvoke);
+        }
+        if (!allowed.ok()) return net::StatusResponse(allowed, req.request_id);
         if (auto r = routes_->Handle(req)) return std::move(*r);
-      } else if (path.rfind("/artifacts", 0) == 0) {
-        return net::StatusResponse(auth, req.request_id);
       }
     }
     if (path == "/apis" || path.rfind("/apis/", 0) == 0) return api_->Handle(req);
@@ -380,6 +396,8 @@ class TunaServer final : public Server {
   metrics::Registry registry_;
   std::unique_ptr<api::ApiHandler> api_;
   ArtifactStorePtr artifacts_;
+  auth::KeyStorePtr keys_;
+  server::KeyRoutes key_routes_;
   DriverRegistry drivers_;
   EventRecorder events_;
   std::unique_ptr<controllers::WorkloadControllers> controllers_;
@@ -433,8 +451,17 @@ Result<std::unique_ptr<Server>> Server::Make(ServerOptions options) {
         artifacts = std::move(*made);
       }
     }
+    auth::KeyStoreOptions key_options;
+    key_options.admin_token = token;
+    if (!options.keys_path.empty()) {
+      key_options.path = options.keys_path;
+    } else if (!options.store || options.admin_token.empty()) {
+      key_options.path = dir / "keys.db";
+    }
+    auto keys = auth::MakeKeyStore(std::move(key_options));
+    if (!keys.ok()) return keys.status();
     auto server = std::make_unique<TunaServer>(std::move(options), std::move(store), std::move(token), std::move(listen),
-                                               std::move(artifacts));
+                                               std::move(artifacts), std::move(*keys));
     TUNA_RETURN_IF_ERROR(server->MakePipeline());
     TUNA_RETURN_IF_ERROR(server->MakeGit());
     return std::unique_ptr<Server>(std::move(server));
