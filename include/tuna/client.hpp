@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tuna/auth.hpp"
 #include "tuna/resources/object.hpp"
 #include "tuna/status.hpp"
 #include "tuna/events.hpp"
@@ -136,6 +137,12 @@ class Client {
   virtual Result<std::vector<RepositoryInfo>> ListRepositories(std::string_view ns) = 0;
   /// Deletes a git repository and its history (the deployments it made stay).
   virtual Status DeleteRepository(std::string_view ns, std::string_view name) = 0;
+  /// Creates an API key (needs admin in its namespace); the token is in the answer, only there.
+  virtual Result<auth::CreatedKey> CreateApiKey(const auth::CreateKeyRequest& request) = 0;
+  /// A namespace's API keys (never their tokens).
+  virtual Result<std::vector<auth::ApiKeyInfo>> ListApiKeys(std::string_view ns) = 0;
+  /// Revokes an API key at once.
+  virtual Status DeleteApiKey(std::string_view ns, std::string_view name) = 0;
 };
 using ClientPtr = std::unique_ptr<Client>;
 

@@ -118,6 +118,14 @@ struct InvokeRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::chrono::milliseconds timeout{30000};
+  /// Streaming: when set, the response body is handed over piece by piece as it arrives (chunked
+  /// framing removed) instead of being collected in InvokeResponse::body. Returning false stops
+  /// the call: the connection to the worker is closed, which the worker sees as cancellation,
+  /// and Invoke returns kCancelled. Called on the invoking thread.
+  std::function<bool(std::string_view piece)> on_body;
+  /// When set, asked every 50 ms while waiting for the worker; true stops the call the same way
+  /// (a handler that is silent can still be cancelled).
+  std::function<bool()> cancelled;
 };
 
 struct InvokeResponse {
@@ -126,7 +134,7 @@ struct InvokeResponse {
   std::string body;
 };
 
-/// Invokes one deployed thing over the worker protocol (HTTP). Streaming comes with the gateway.
+/// Invokes one deployed thing over the worker protocol (HTTP); InvokeRequest::on_body streams.
 class Executor {
  public:
   virtual ~Executor() = default;

@@ -87,6 +87,18 @@ const std::vector<Command>& Commands() {
        "  git push tuna main            # waits for the build and prints the staging URL\n"
        "  git push -o nowait tuna v1    # production, without waiting\n",
        {}, true, &RunRepo},
+      {"key", "Create, list and delete API keys of a namespace (docs/auth.md)",
+       "tuna key create NAME [--scope invoke|write|admin] [--rate N] [--burst N] [--ttl 24h] | tuna key list | tuna key delete NAME...",
+       "A key belongs to one namespace. Scopes nest: invoke calls agents and tools through the gateway,\n"
+       "reads resources and clones repositories; write also changes resources and pushes; admin also\n"
+       "manages the namespace's keys. The token is printed once, on stdout:\n"
+       "  TOKEN=$(tuna key create ci --scope write -n team-a)\n"
+       "  git push http://ci:$TOKEN@127.0.0.1:7070/git/team-a/echo.git main\n",
+       {{"scope", 0, true, "SCOPE", "invoke (default), write or admin"},
+        {"rate", 0, true, "N", "requests per second the gateway allows the key (default: unlimited)"},
+        {"burst", 0, true, "N", "requests allowed at once above the rate (default: the rate)"},
+        {"ttl", 0, true, "DURATION", "the key expires after this long (3600, 90m, 24h, 30d)"}},
+       true, &RunKey},
   };
   return commands;
 }

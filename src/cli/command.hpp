@@ -77,6 +77,7 @@ int RunVersion(CommandContext& ctx);
 int RunApiResources(CommandContext& ctx);
 int RunLogs(CommandContext& ctx);
 int RunRepo(CommandContext& ctx);
+int RunKey(CommandContext& ctx);
 
 /// Runs the command line `args` (without argv[0]); returns the exit code.
 int Run(const std::vector<std::string>& args, Io& io);

@@ -420,7 +420,63 @@ class HttpClient final : public Client {
     return r.status();
   }
 
+  Result<auth::CreatedKey> CreateApiKey(const auth::CreateKeyRequest& request) override {
+    json::object spec{{"scope", auth::ScopeName(request.scope)}};
+    if (request.rate_limit.per_second > 0 || request.rate_limit.burst > 0) {
+      spec["rateLimit"] = json::object{{"requestsPerSecond", request.rate_limit.per_second}, {"burst", request.rate_limit.burst}};
+    }
+    if (request.ttl) spec["ttlSeconds"] = request.ttl->count();
+    json::object body{{"metadata", json::object{{"name", request.name}}}, {"spec", std::move(spec)}};
+    TUNA_ASSIGN_OR_RETURN(auto r, Call(Req("POST", ApiKeysPath(request.namespace_), json::serialize(body), "application/json")));
+    TUNA_ASSIGN_OR_RETURN(auto v, ParseBody(r, "API key"));
+    auth::CreatedKey out;
+    out.info = ApiKeyFromJson(v);
+    out.token = v.is_object() ? StringField(v.get_object(), "token") : "";
+    if (out.token.empty()) return Internal("server sent an API key without its token");
+    return out;
+  }
+
+  Result<std::vector<auth::ApiKeyInfo>> ListApiKeys(std::string_view ns) override {
+    TUNA_ASSIGN_OR_RETURN(auto r, Call(Req("GET", ApiKeysPath(ns))));
+    TUNA_ASSIGN_OR_RETURN(auto v, ParseBody(r, "API key list"));
+    const json::value* items = v.is_object() ? v.get_object().if_contains("items") : nullptr;
+    if (items == nullptr || !items->is_array()) return Internal("server sent an API key list without items");
+    std::vector<auth::ApiKeyInfo> out;
+    for (const auto& item : items->get_array()) out.push_back(ApiKeyFromJson(item));
+    return out;
+  }
+
+  Status DeleteApiKey(std::string_view ns, std::string_view name) override {
+    return Call(Req("DELETE", ApiKeysPath(ns) + "/" + UrlEncode(name))).status();
+  }
+
  private:
+  static std::string ApiKeysPath(std::string_view ns) {
+    return std::string(kApiPrefix) + "/namespaces/" + UrlEncode(ns) + "/apikeys";
+  }
+
+  static auth::ApiKeyInfo ApiKeyFromJson(const json::value& v) {
+    auth::ApiKeyInfo info;
+    if (!v.is_object()) return info;
+    const json::value* meta = v.get_object().if_contains("metadata");
+    const json::value* spec = v.get_object().if_contains("spec");
+    if (meta != nullptr && meta->is_object()) {
+      info.name = StringField(meta->get_object(), "name");
+      info.namespace_ = StringField(meta->get_object(), "namespace");
+      info.id = StringField(meta->get_object(), "uid");
+      if (auto t = ParseRfc3339(StringField(meta->get_object(), "creationTimestamp")); t.ok()) info.created = *t;
+    }
+    if (spec != nullptr && spec->is_object()) {
+      if (auto scope = auth::ParseScope(StringField(spec->get_object(), "scope")); scope.ok()) info.scope = *scope;
+      if (const auto* rl = spec->get_object().if_contains("rateLimit"); rl != nullptr && rl->is_object()) {
+        if (const auto* n = rl->get_object().if_contains("requestsPerSecond"); n && n->is_number()) info.rate_limit.per_second = n->to_number<double>();
+        if (const auto* n = rl->get_object().if_contains("burst"); n && n->is_number()) info.rate_limit.burst = n->to_number<double>();
+      }
+      if (auto t = ParseRfc3339(StringField(spec->get_object(), "expirationTimestamp")); t.ok()) info.expires = *t;
+    }
+    return info;
+  }
+
   static std::string RepositoriesPath(std::string_view ns) {
     return std::string(kApiPrefix) + "/namespaces/" + UrlEncode(ns) + "/repositories";
   }

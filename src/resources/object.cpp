@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
+#include <string>
 
 namespace tuna {
 
@@ -62,6 +64,25 @@ std::string ToRfc3339(std::chrono::system_clock::time_point tp) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+Result<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text) {
+  std::tm tm{};
+  int consumed = 0;
+  std::string s(text);
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                  &tm.tm_sec, &consumed) != 6) {
+    return InvalidArgument("\"" + s.substr(0, 40) + "\" is not an RFC 3339 UTC timestamp");
+  }
+  std::size_t i = static_cast<std::size_t>(consumed);
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+  }
+  if (i + 1 != s.size() || s[i] != 'Z') return InvalidArgument("\"" + s.substr(0, 40) + "\" is not an RFC 3339 UTC timestamp");
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
 }
 
 }  // namespace tuna

@@ -89,5 +89,7 @@ std::string ToString(const ObjectKey& key);
 std::string NowRfc3339();
 /// A time point as RFC 3339 UTC with seconds.
 std::string ToRfc3339(std::chrono::system_clock::time_point tp);
+/// Parses "YYYY-MM-DDTHH:MM:SS[.frac]Z" (UTC, as ToRfc3339 writes); InvalidArgument otherwise.
+Result<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text);
 
 }  // namespace tuna

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <cstring>
 #include <optional>
 
@@ -43,10 +44,15 @@ HttpCallResult Fail(HttpFailure failure, Status status) {
   return result;
 }
 
-// Reads from a non-blocking socket into `buffer`; 0 on EOF, -1 on error/timeout (errno set).
-ssize_t ReadSome(int fd, std::string& buffer, Clock::time_point deadline) {
+// Reads from a non-blocking socket into `buffer`; 0 on EOF, -1 on error/timeout (errno set:
+// ETIMEDOUT, or ECANCELED when `cancelled` says so; it is asked every 50 ms while waiting).
+ssize_t ReadSome(int fd, std::string& buffer, Clock::time_point deadline, const std::function<bool()>& cancelled = nullptr) {
   char chunk[16384];
   for (;;) {
+    if (cancelled && cancelled()) {
+      errno = ECANCELED;
+      return -1;
+    }
     ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
     if (n > 0) {
       buffer.append(chunk, static_cast<std::size_t>(n));
@@ -56,8 +62,11 @@ ssize_t ReadSome(int fd, std::string& buffer, Clock::time_point deadline) {
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
     pollfd pfd = {fd, POLLIN, 0};
-    int rc = ::poll(&pfd, 1, MillisLeft(deadline));
+    int wait = MillisLeft(deadline);
+    if (cancelled && wait > 50) wait = 50;
+    int rc = ::poll(&pfd, 1, wait);
     if (rc == 0) {
+      if (cancelled && Clock::now() < deadline) continue;
       errno = ETIMEDOUT;
       return -1;
     }
@@ -147,6 +156,16 @@ HttpCallResult UnixHttpClient::Call(const InvokeRequest& request, Clock::time_po
   return result;
 }
 
+namespace {
+// The caller's body sink asked to stop: the connection is dropped (not reusable).
+HttpCallResult Stopped() {
+  HttpCallResult r;
+  r.status = Status(StatusCode::kCancelled, "the caller stopped reading the response");
+  r.failure = HttpFailure::kStopped;
+  return r;
+}
+}  // namespace
+
 HttpCallResult UnixHttpClient::CallOnce(int fd, const InvokeRequest& request, Clock::time_point deadline,
                                         bool* reusable) {
   *reusable = false;
@@ -196,8 +215,9 @@ HttpCallResult UnixHttpClient::CallOnce(int fd, const InvokeRequest& request, Cl
 
   std::string buffer;
   auto read_more = [&](const char* while_doing) -> std::optional<HttpCallResult> {
-    ssize_t n = ReadSome(fd, buffer, deadline);
+    ssize_t n = ReadSome(fd, buffer, deadline, request.cancelled);
     if (n > 0) return std::nullopt;
+    if (n < 0 && errno == ECANCELED) return Stopped();
     if (n < 0 && errno == ETIMEDOUT) {
       return Fail(HttpFailure::kTimeout,
                   DeadlineExceeded(std::string("timed out waiting for the worker while ") + while_doing));
@@ -267,6 +287,24 @@ HttpCallResult UnixHttpClient::CallOnce(int fd, const InvokeRequest& request, Cl
         }
         break;
       }
+      if (request.on_body) {
+        // Hand over what has arrived of the chunk at once (an event may be a small part of it).
+        std::size_t left = size;
+        while (left > 0) {
+          if (buffer.empty()) {
+            if (auto failure = read_more("reading a chunk")) return *failure;
+          }
+          std::size_t take = std::min(left, buffer.size());
+          if (!request.on_body(std::string_view(buffer.data(), take))) return Stopped();
+          buffer.erase(0, take);
+          left -= take;
+        }
+        while (buffer.size() < 2) {
+          if (auto failure = read_more("reading a chunk")) return *failure;
+        }
+        buffer.erase(0, 2);
+        continue;
+      }
       while (buffer.size() < size + 2) {
         if (auto failure = read_more("reading a chunk")) return *failure;
       }
@@ -274,11 +312,37 @@ HttpCallResult UnixHttpClient::CallOnce(int fd, const InvokeRequest& request, Cl
       buffer.erase(0, size + 2);
     }
     result.response.body = std::move(body);
+  } else if (content_length && request.on_body) {
+    std::size_t left = *content_length;
+    while (left > 0) {
+      if (buffer.empty()) {
+        if (auto failure = read_more("reading the response body")) return *failure;
+      }
+      std::size_t take = std::min(left, buffer.size());
+      if (!request.on_body(std::string_view(buffer.data(), take))) return Stopped();
+      buffer.erase(0, take);
+      left -= take;
+    }
   } else if (content_length) {
     while (buffer.size() < *content_length) {
       if (auto failure = read_more("reading the response body")) return *failure;
     }
     result.response.body = buffer.substr(0, *content_length);
+  } else if (request.on_body) {
+    keep_alive = false;
+    if (!buffer.empty() && !request.on_body(buffer)) return Stopped();
+    for (;;) {
+      buffer.clear();
+      ssize_t n = ReadSome(fd, buffer, deadline, request.cancelled);
+      if (n > 0) {
+        if (!request.on_body(buffer)) return Stopped();
+        continue;
+      }
+      if (n == 0) break;
+      if (errno == ECANCELED) return Stopped();
+      if (errno == ETIMEDOUT) return Fail(HttpFailure::kTimeout, DeadlineExceeded("timed out reading the response"));
+      return Fail(HttpFailure::kBrokenConnection, Unavailable("worker connection lost while reading the response"));
+    }
   } else {
     // Delimited by close.
     keep_alive = false;

@@ -15,7 +15,8 @@ namespace tuna::pool {
 /// How a call failed, so the caller can tell "the worker went away" from "the worker is slow".
 /// kConnect: the request was never sent (safe to retry elsewhere); kBrokenConnection: it was
 /// sent, or partly, and the connection broke (the server may have acted on it).
-enum class HttpFailure { kNone, kConnect, kBrokenConnection, kTimeout, kProtocol };
+/// kStopped: InvokeRequest::on_body returned false.
+enum class HttpFailure { kNone, kConnect, kBrokenConnection, kTimeout, kProtocol, kStopped };
 
 struct HttpCallResult {
   Status status;                     // OK when a complete response was read

@@ -434,7 +434,7 @@ Result<InvokeResponse> PoolCore::Invoke(const RevisionPtr& revision, const Invok
       Release(revision, worker, false);
       return std::move(result.response);
     }
-    if (result.failure == HttpFailure::kTimeout) {
+    if (result.failure == HttpFailure::kTimeout || result.failure == HttpFailure::kStopped) {
       Release(revision, worker, false);
       return Status(result.status.code(), "revision " + revision->request.id + ": " + result.status.message());
     }
