@@ -191,6 +191,16 @@ struct ToolsetOptions {
 /// refused connection, secret not found) are is_error results.
 Result<std::vector<mcp::Tool>> MakeTools(const Document& document, const ToolsetOptions& options);
 
+/// Fetches a document over http(s) and loads it (its URL resolves relative server URLs).
+/// Documents longer than `max_bytes` are refused (ResourceExhausted); non-2xx is Unavailable.
+Result<Document> FetchDocument(const std::string& url, CallerOptions options = {},
+                               std::size_t max_bytes = 32u << 20);
+
+/// Loads an HTTPToolDeployment's `openapi` source: `inline` as is, `file` relative to `base_dir`
+/// (absolute paths and ".." are refused), `url` with FetchDocument.
+Result<Document> LoadSource(const OpenApiSource& source, const std::string& base_dir = ".",
+                            CallerOptions options = {});
+
 /// Options from an HTTPToolDeployment's spec (base URL, allowlist, headers, credentials,
 /// timeoutSeconds); the caller adds the secret resolver.
 ToolsetOptions OptionsFromSpec(const HTTPToolDeploymentSpec& spec, SecretResolver secrets);

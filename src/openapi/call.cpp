@@ -4,7 +4,10 @@
 
 #include <boost/json.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -223,6 +226,37 @@ mcp::ToolResult ToToolResult(const HttpResult& r) {
     if (!ec && v.is_object()) return mcp::ToolResult::Structured(std::move(v.as_object()));
   }
   return mcp::ToolResult::Text(r.body + cut_note);
+}
+
+Result<Document> FetchDocument(const std::string& url, CallerOptions options, std::size_t max_bytes) {
+  options.max_response_bytes = max_bytes;
+  HttpRequest request{"GET", url, {{"Accept", "application/json, application/yaml, text/yaml, */*;q=0.8"}}, ""};
+  TUNA_ASSIGN_OR_RETURN(HttpResult got, MakeHttpCaller(options)->Send(request));
+  if (got.truncated) {
+    return ResourceExhausted("OpenAPI document " + Redacted(url) + " is larger than " + std::to_string(max_bytes) + " bytes");
+  }
+  if (got.status < 200 || got.status >= 300) {
+    return Unavailable("fetching OpenAPI document " + Redacted(url) + ": HTTP " + std::to_string(got.status) + " " +
+                       got.reason);
+  }
+  return LoadDocument(got.body, Redacted(url), url);
+}
+
+Result<Document> LoadSource(const OpenApiSource& source, const std::string& base_dir, CallerOptions options) {
+  int given = !source.inline_document.is_null() + !source.file.empty() + !source.url.empty();
+  if (given != 1) return InvalidArgument("exactly one of inline, file or url is needed", "spec.openapi");
+  if (!source.inline_document.is_null()) return DocumentFromJson(source.inline_document, "spec.openapi.inline");
+  if (!source.url.empty()) return FetchDocument(source.url, options);
+  std::filesystem::path rel(source.file);
+  if (rel.is_absolute()) return InvalidArgument("openapi.file must be relative", "spec.openapi.file");
+  for (const auto& part : rel) {
+    if (part == "..") return InvalidArgument("openapi.file must not leave its directory (\"..\")", "spec.openapi.file");
+  }
+  std::ifstream in(std::filesystem::path(base_dir) / rel, std::ios::binary);
+  if (!in) return NotFound("cannot read OpenAPI document " + source.file);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return LoadDocument(text.str(), source.file);
 }
 
 ToolsetOptions OptionsFromSpec(const HTTPToolDeploymentSpec& spec, SecretResolver secrets) {

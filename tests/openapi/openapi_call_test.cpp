@@ -245,3 +245,50 @@ TEST(OpenApiCall, ThroughAnMcpServer) {
 
 }  // namespace
 }  // namespace tuna
+
+namespace tuna {
+namespace {
+
+TEST(OpenApiCall, FetchDocumentResolvesRelativeServers) {
+  auto doc = LoadFixture("swagger-petstore.yaml");
+  json::value variant = doc.root;  // derived: a relative server URL, as many hosted documents have
+  variant.as_object()["servers"] = json::parse(R"([{"url": "/api/v3"}])");
+  std::string body = json::serialize(variant);
+  net::HttpServer server({}, [&](net::HttpRequest& req) {
+    net::HttpResponse resp;
+    if (req.path == "/specs/openapi.json") {
+      resp.body = body;
+    } else {
+      resp.status = 404;
+    }
+    return resp;
+  });
+  ASSERT_TRUE(server.Start("127.0.0.1", 0).ok());
+  std::string origin = "http://127.0.0.1:" + std::to_string(server.port());
+  auto fetched = openapi::FetchDocument(origin + "/specs/openapi.json");
+  ASSERT_TRUE(fetched.ok()) << fetched.status().ToString();
+  EXPECT_EQ(openapi::ResolveBaseUrl(*fetched).value_or("?"), origin + "/api/v3");
+  auto missing = openapi::FetchDocument(origin + "/nope.json");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("HTTP 404"), std::string::npos) << missing.status().message();
+  auto small = openapi::FetchDocument(origin + "/specs/openapi.json", {}, 1000);
+  EXPECT_EQ(small.status().code(), StatusCode::kResourceExhausted);
+
+  OpenApiSource source;
+  source.url = origin + "/specs/openapi.json";
+  EXPECT_TRUE(openapi::LoadSource(source).ok());
+  OpenApiSource file;
+  file.file = "swagger-petstore.yaml";
+  auto from_file = openapi::LoadSource(file, testing::OpenApiFixturesDir().string());
+  ASSERT_TRUE(from_file.ok()) << from_file.status().ToString();
+  EXPECT_EQ(from_file->version, "3.0.4");
+  file.file = "../openapi/swagger-petstore.yaml";
+  EXPECT_FALSE(openapi::LoadSource(file, testing::OpenApiFixturesDir().string()).ok());
+  OpenApiSource inline_doc;
+  inline_doc.inline_document = doc.root;
+  EXPECT_TRUE(openapi::LoadSource(inline_doc).ok());
+  EXPECT_FALSE(openapi::LoadSource(OpenApiSource{}).ok());
+}
+
+}  // namespace
+}  // namespace tuna
