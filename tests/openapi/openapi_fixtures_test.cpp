@@ -53,7 +53,7 @@ bool HasRef(const json::value& v) {
   return false;
 }
 
-TEST(OpenApiFixtures, DirectoryIsPartOfTheCheckout) {
+TEST(OpenApiToolsFixtures, DirectoryIsPartOfTheCheckout) {
   auto dir = OpenApiFixturesDir();
   ASSERT_FALSE(dir.empty()) << testing::OpenApiFixtureMissing();
   for (const auto& f : kFixtures) {
@@ -62,7 +62,7 @@ TEST(OpenApiFixtures, DirectoryIsPartOfTheCheckout) {
   }
 }
 
-TEST(OpenApiFixtures, EveryFixtureBecomesValidTools) {
+TEST(OpenApiToolsFixtures, EveryFixtureBecomesValidTools) {
   ASSERT_FALSE(OpenApiFixturesDir().empty()) << testing::OpenApiFixtureMissing();
   const std::regex name_re("^[A-Za-z0-9_.-]{1,128}$");
   openapi::ConvertOptions convert;
@@ -103,7 +103,7 @@ TEST(OpenApiFixtures, EveryFixtureBecomesValidTools) {
   }
 }
 
-TEST(OpenApiFixtures, SmallerCapStillBoundsEverySchema) {
+TEST(OpenApiToolsFixtures, SmallerCapStillBoundsEverySchema) {
   ASSERT_FALSE(OpenApiFixturesDir().empty()) << testing::OpenApiFixtureMissing();
   openapi::ConvertOptions convert;
   convert.max_schema_bytes = 4096;
