@@ -181,7 +181,9 @@ Result<Operation> Convert(const Document& doc, const Raw& raw, const ConvertOpti
     const auto* list = owner->if_contains("parameters");
     if (list == nullptr || !list->is_array()) continue;
     for (const auto& item : list->as_array()) {
-      TUNA_ASSIGN_OR_RETURN(const json::value* pv, Deref(doc, item));
+      auto resolved = Deref(doc, item);
+      if (!resolved.ok()) return resolved.status().WithContext(raw.method + " " + raw.path);
+      const json::value* pv = *resolved;
       if (!pv->is_object()) continue;
       auto param = ReadParameter(doc, pv->as_object(), builder);
       if (!param.ok()) return param.status().WithContext(raw.method + " " + raw.path);
@@ -210,7 +212,9 @@ Result<Operation> Convert(const Document& doc, const Raw& raw, const ConvertOpti
   }
 
   if (const auto* rb = raw.op->if_contains("requestBody")) {
-    TUNA_ASSIGN_OR_RETURN(const json::value* bv, Deref(doc, *rb));
+    auto resolved_body = Deref(doc, *rb);
+    if (!resolved_body.ok()) return resolved_body.status().WithContext(raw.method + " " + raw.path + " requestBody");
+    const json::value* bv = *resolved_body;
     const auto* body_obj = bv->if_object();
     const auto* content = body_obj != nullptr ? body_obj->if_contains("content") : nullptr;
     if (content != nullptr && content->is_object() && !content->as_object().empty()) {

@@ -551,6 +551,7 @@ paths:
   ASSERT_FALSE(ext.ok());
   EXPECT_NE(ext.status().message().find("./common.yaml#/components/parameters/q"), std::string::npos);
   EXPECT_NE(ext.status().message().find("outside the document"), std::string::npos);
+  EXPECT_NE(ext.status().message().find("GET /x"), std::string::npos) << ext.status().message();
 }
 
 }  // namespace
