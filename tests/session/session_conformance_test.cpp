@@ -570,7 +570,7 @@ TEST_P(SessionConformance, LargeValuesRoundTrip) {
   EXPECT_EQ(items[0].second.size(), big.size());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, SessionConformance, ::testing::Values("Memory"),
+INSTANTIATE_TEST_SUITE_P(Backends, SessionConformance, ::testing::Values("Memory", "Sqlite"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace
