@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 
 #include "session/session_common.hpp"
 
@@ -334,7 +335,11 @@ class MemorySessionStore final : public SessionStore {
 
 Result<SessionStorePtr> MakeMemorySessionStore(MemorySessionStoreOptions options) {
   if (options.purge_interval.count() < 0) return InvalidArgument("session purge_interval must not be negative");
-  return SessionStorePtr(std::make_unique<MemorySessionStore>(std::move(options)));
+  try {
+    return SessionStorePtr(std::make_unique<MemorySessionStore>(std::move(options)));
+  } catch (const std::exception& e) {  // std::thread for the purge thread may throw
+    return Internal(std::string("memory session store: ") + e.what());
+  }
 }
 
 }  // namespace tuna::session

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 
 #include "session/session_common.hpp"
 
@@ -93,18 +94,18 @@ constexpr char kListGtOpen[] =
 #define COUNT_PREFIX(range)                                                                   \
   "SELECT count(*) FROM (SELECT key FROM entries WHERE " range " AND " LIVE("expires_at") \
   " UNION SELECT key FROM lists WHERE " range " AND " LIVE("expires_at") ")"
-#define BOUNDED "key >= ?1 AND key < ?2"
-#define OPEN "key >= ?1"
+#define PREFIX_BOUNDED "key >= ?1 AND key < ?2"
+#define PREFIX_OPEN "key >= ?1"
 struct PrefixSql {
   const char* count;
   const char* entries;
   const char* items;
   const char* lists;
 };
-constexpr PrefixSql kPrefixBounded{COUNT_PREFIX(BOUNDED), "DELETE FROM entries WHERE " BOUNDED,
-                                   "DELETE FROM list_items WHERE " BOUNDED, "DELETE FROM lists WHERE " BOUNDED};
-constexpr PrefixSql kPrefixOpen{COUNT_PREFIX(OPEN), "DELETE FROM entries WHERE " OPEN,
-                                "DELETE FROM list_items WHERE " OPEN, "DELETE FROM lists WHERE " OPEN};
+constexpr PrefixSql kPrefixBounded{COUNT_PREFIX(PREFIX_BOUNDED), "DELETE FROM entries WHERE " PREFIX_BOUNDED,
+                                   "DELETE FROM list_items WHERE " PREFIX_BOUNDED, "DELETE FROM lists WHERE " PREFIX_BOUNDED};
+constexpr PrefixSql kPrefixOpen{COUNT_PREFIX(PREFIX_OPEN), "DELETE FROM entries WHERE " PREFIX_OPEN,
+                                "DELETE FROM list_items WHERE " PREFIX_OPEN, "DELETE FROM lists WHERE " PREFIX_OPEN};
 constexpr char kGetList[] = "SELECT first_seq, next_seq, expires_at FROM lists WHERE key = ?1";
 constexpr char kUpsertList[] =
     "INSERT INTO lists (key, first_seq, next_seq, expires_at) VALUES (?1, ?2, ?3, ?4) "
@@ -130,6 +131,11 @@ constexpr char kMaxVersion[] =
     "(SELECT value FROM meta WHERE key = 'version_floor'))";
 constexpr char kSetVersionFloor[] = "UPDATE meta SET value = max(value, ?1) WHERE key = 'version_floor'";
 constexpr char kSchemaVersionSql[] = "SELECT value FROM meta WHERE key = 'schema'";
+
+#undef LIVE
+#undef COUNT_PREFIX
+#undef PREFIX_BOUNDED
+#undef PREFIX_OPEN
 
 constexpr std::string_view kErrorPrefix = "SQLite session store: ";
 
@@ -692,9 +698,13 @@ class SqliteSessionStore final : public SessionStore {
 Result<SessionStorePtr> MakeSqliteSessionStore(SqliteSessionStoreOptions options) {
   if (options.path.empty()) return InvalidArgument("SQLite session store: path is required");
   if (options.purge_interval.count() < 0) return InvalidArgument("session purge_interval must not be negative");
-  auto store = std::make_unique<SqliteSessionStore>(std::move(options));
-  TUNA_RETURN_IF_ERROR(store->Open());
-  return SessionStorePtr(std::move(store));
+  try {
+    auto store = std::make_unique<SqliteSessionStore>(std::move(options));
+    TUNA_RETURN_IF_ERROR(store->Open());
+    return SessionStorePtr(std::move(store));
+  } catch (const std::exception& e) {  // std::thread for the purge thread may throw
+    return Internal(std::string(kErrorPrefix) + e.what());
+  }
 }
 
 }  // namespace tuna::session
