@@ -4,9 +4,15 @@
 /// fastest, lost on restart) and SQLite (durable, one file); Redis comes later for gateway
 /// replicas. Typed layers (tuna/a2a task store, tuna/memory.hpp) are built on top of it.
 ///
-/// Keys are opaque strings; callers prefix them ("a2a/task/<ns>/<agent>/<id>") so one store can
-/// hold everything and List(prefix) stays cheap. Values are opaque bytes (JSON by convention).
-/// Every entry carries a version that grows on each write, for compare-and-swap.
+/// Keys are opaque strings (1..1024 bytes, no NUL, byte order); callers prefix them
+/// ("a2a/task/<ns>/<agent>/<id>") so one store can hold everything and List(prefix) stays
+/// cheap. Values are opaque bytes (JSON by convention, up to 16 MiB). Every entry carries a
+/// version that grows on each write, for compare-and-swap; versions come from one store-wide
+/// counter, so a key deleted and written again never repeats an old version.
+///
+/// A key may hold a value (Put/Get/List), a list (Append/Range/Tail), or both; Delete,
+/// DeletePrefix, Touch and expiry act on both. Bad input (empty or oversized key, negative ttl,
+/// zero limit) is InvalidArgument. Design notes: docs/sessions.md.
 
 #include <chrono>
 #include <cstddef>
@@ -47,13 +53,14 @@ struct ListPage {
 };
 
 /// Thread-safe. Expired entries are invisible at once (Get is NotFound, List skips them) and
-/// removed by PurgeExpired (backends also purge in the background).
+/// removed by PurgeExpired (backends also purge in the background). An entry expires when the
+/// clock reaches `expires_at` (milliseconds).
 class SessionStore {
  public:
   virtual ~SessionStore() = default;
 
-  /// Creates or replaces `key`. `ttl` > 0: the entry expires that long after this write.
-  /// Returns the new version.
+  /// Creates or replaces `key`. `ttl` > 0: the entry expires that long after this write;
+  /// kNoTtl: never (also clearing an earlier expiry). Returns the new version.
   virtual Result<std::int64_t> Put(std::string_view key, std::string_view value,
                                    std::chrono::milliseconds ttl = kNoTtl) = 0;
   /// Writes only if the entry's version is `expected_version` (0: only if absent or expired).
@@ -65,9 +72,11 @@ class SessionStore {
   virtual Result<Entry> Get(std::string_view key) = 0;
   /// Removes `key` (and its list, if it is one). Deleting a missing key is OK.
   virtual Status Delete(std::string_view key) = 0;
-  /// Removes every key (and list) starting with `prefix`; returns how many keys went.
+  /// Removes every key (and list) starting with `prefix` (non-empty); returns how many live
+  /// keys went.
   virtual Result<std::size_t> DeletePrefix(std::string_view prefix) = 0;
-  /// Pushes the expiry of `key` to now + ttl (kNoTtl: never). NotFound when absent or expired.
+  /// Pushes the expiry of `key` (its value and its list) to now + ttl (kNoTtl: never); the
+  /// version does not change. NotFound when absent or expired.
   virtual Status Touch(std::string_view key, std::chrono::milliseconds ttl) = 0;
   /// Live keys starting with `prefix`, in key order, after `after` (exclusive), at most `limit`.
   virtual Result<ListPage> List(std::string_view prefix, std::string_view after = {},
@@ -76,7 +85,8 @@ class SessionStore {
   /// Lists: an append-only sequence of items under a key (A2A task history, conversation
   /// memory). Appends `item`; when the list holds more than `max_items` (> 0), the oldest go.
   /// `ttl` > 0 sets the whole list's expiry to now + ttl. Returns the item's sequence number
-  /// (1, 2, ... per list; never reused, also after evictions).
+  /// (1, 2, ... per list; never reused, also after evictions; a deleted or expired list is
+  /// gone, and the next Append starts a new one at 1).
   virtual Result<std::int64_t> Append(std::string_view list_key, std::string_view item,
                                       std::size_t max_items = 0,
                                       std::chrono::milliseconds ttl = kNoTtl) = 0;
@@ -88,9 +98,10 @@ class SessionStore {
   virtual Result<std::vector<std::pair<std::int64_t, std::string>>> Tail(std::string_view list_key,
                                                                         std::size_t count) = 0;
 
-  /// Removes expired entries and lists now; returns how many went.
+  /// Removes expired entries and lists now; returns how many went (values plus lists).
   virtual Result<std::size_t> PurgeExpired() = 0;
-  /// Live keys (entries, not list items); for metrics and tests.
+  /// Live keys (a key with a value and a list counts once; list items do not count); for
+  /// metrics and tests.
   virtual Result<std::size_t> Count() = 0;
 };
 using SessionStorePtr = std::unique_ptr<SessionStore>;
@@ -105,7 +116,8 @@ Result<SessionStorePtr> MakeMemorySessionStore(MemorySessionStoreOptions options
 
 struct SqliteSessionStoreOptions {
   std::filesystem::path path;  // the database file (created with its directory)
-  /// false: synchronous=NORMAL (sessions survive a crash of the process, not of the machine);
+  /// One store per file (an exclusive lock on "<path>.lock"; a second open is
+  /// FailedPrecondition). false: synchronous=NORMAL (sessions survive a crash of the process, not of the machine);
   /// true: synchronous=FULL.
   bool durable = false;
   std::chrono::milliseconds purge_interval{std::chrono::seconds(30)};
