@@ -266,7 +266,9 @@ class Server::Impl {
         store_(store),
         options_(std::move(options)),
         prefix_("a2a/" + options_.scope + "/"),
-        pool_(std::make_unique<net::WorkerPool>(options_.max_concurrent_tasks, options_.max_queued_tasks)) {}
+        // Admission is counted in live_ (running + queued); the pool's own bound never bites first.
+        pool_(std::make_unique<net::WorkerPool>(options_.max_concurrent_tasks,
+                                                options_.max_concurrent_tasks + options_.max_queued_tasks + 1)) {}
 
   ~Impl() { Shutdown(); }
 
@@ -511,8 +513,8 @@ void Server::Impl::Run(const LivePtr& t, std::shared_ptr<RequestContext> context
         (void)ApplyStatusLocked(*t, TaskState::kFailed, Message::Text(Role::kAgent, "agent failed: " + status.message()), {});
       }
     } else if (!t->direct_message && !t->settled) {
-      // Returned without a final word: the work is done.
-      (void)ApplyStatusLocked(*t, TaskState::kCompleted, std::nullopt, {});
+      // Returned without a final word: the work is done (or was given up on cancellation).
+      (void)ApplyStatusLocked(*t, t->token->cancelled() ? TaskState::kCanceled : TaskState::kCompleted, std::nullopt, {});
     }
     t->finished = true;
     FinishLocked(*t);
@@ -630,6 +632,9 @@ json::value Server::Impl::Send(const json::value& id, const json::value& params,
   {
     std::lock_guard<std::mutex> lock(live_mu_);
     if (stopping_) return jsonrpc::MakeErrorResponse(id, A2aError(jsonrpc::kInternalError, "server is stopping"));
+    if (live_.size() >= options_.max_concurrent_tasks + options_.max_queued_tasks) {
+      return jsonrpc::MakeErrorResponse(id, A2aError(jsonrpc::kInternalError, "server busy: too many running tasks"));
+    }
     if (live_.count(t->task.id)) {
       return jsonrpc::MakeErrorResponse(id, A2aError(kUnsupportedOperation, "task " + t->task.id + " is still running"));
     }
