@@ -438,9 +438,18 @@ class Server::Impl {
 
   void Run(const LivePtr& t, std::shared_ptr<RequestContext> context);
 
-  void Unregister(const std::string& id) {
+  // Forgets `t` (not a newer execution of the same task that replaced it).
+  void Unregister(const LivePtr& t) {
     std::lock_guard<std::mutex> lock(live_mu_);
-    live_.erase(id);
+    auto it = live_.find(t->task.id);
+    if (it != live_.end() && it->second == t) live_.erase(it);
+  }
+
+  // An execution that still owns its task: not yet settled, or settled in a terminal state.
+  // One that stopped at input-required may still be returning; a continuation may replace it.
+  static bool Busy(LiveTask& t) {
+    std::lock_guard<std::mutex> lock(t.mu);
+    return !(t.settled && t.created && IsInterrupted(t.task.status.state));
   }
 
   LivePtr FindLive(const std::string& id) {
@@ -519,7 +528,7 @@ void Server::Impl::Run(const LivePtr& t, std::shared_ptr<RequestContext> context
     t->finished = true;
     FinishLocked(*t);
   }
-  Unregister(t->task.id);
+  Unregister(t);
 }
 
 namespace {
@@ -602,7 +611,8 @@ json::value Server::Impl::Send(const json::value& id, const json::value& params,
           id, A2aError(kUnsupportedOperation, "task " + existing->id + " is " + std::string(TaskStateName(state, Version::kV0_3)) +
                                                   " and accepts no more messages"));
     }
-    if (!IsInterrupted(state) || FindLive(existing->id)) {
+    LivePtr previous = FindLive(existing->id);
+    if (!IsInterrupted(state) || (previous && Busy(*previous))) {
       return jsonrpc::MakeErrorResponse(
           id, A2aError(kUnsupportedOperation, "task " + existing->id + " is still running; wait for input-required"));
     }
@@ -635,7 +645,7 @@ json::value Server::Impl::Send(const json::value& id, const json::value& params,
     if (live_.size() >= options_.max_concurrent_tasks + options_.max_queued_tasks) {
       return jsonrpc::MakeErrorResponse(id, A2aError(jsonrpc::kInternalError, "server busy: too many running tasks"));
     }
-    if (live_.count(t->task.id)) {
+    if (auto it = live_.find(t->task.id); it != live_.end() && Busy(*it->second)) {
       return jsonrpc::MakeErrorResponse(id, A2aError(kUnsupportedOperation, "task " + t->task.id + " is still running"));
     }
     live_[t->task.id] = t;
@@ -657,7 +667,7 @@ json::value Server::Impl::Send(const json::value& id, const json::value& params,
   }
   bool submitted = pool_->TrySubmit([this, t, context] { Run(t, context); });
   if (!submitted) {
-    Unregister(t->task.id);
+    Unregister(t);
     std::lock_guard<std::mutex> lock(t->mu);
     if (t->created) (void)ApplyStatusLocked(*t, TaskState::kFailed, Message::Text(Role::kAgent, "server busy"), {});
     for (auto& st : t->streams) st->End();
