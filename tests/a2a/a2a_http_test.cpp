@@ -74,9 +74,14 @@ TEST_F(A2aHttpTest, AgentCardAtBothWellKnownPaths) {
     EXPECT_EQ(r.Header("content-type"), "application/json");
     json::value card = json::parse(r.body);
     EXPECT_EQ(card.at("name"), "test-agent");
-    EXPECT_EQ(card.at("supportedInterfaces").as_array()[0].at("url"), (base_ + "/").c_str());
-    EXPECT_EQ(card.at("url"), (base_ + "/").c_str());
+    // The endpoint URL comes from the Host header (this test client sends "127.0.0.1").
+    EXPECT_EQ(card.at("supportedInterfaces").as_array()[0].at("url"), "http://127.0.0.1/");
+    EXPECT_EQ(card.at("url"), "http://127.0.0.1/");
   }
+  // curl sends host:port, so a client finds the endpoint it connected to.
+  ClientPtr client = Connect();
+  ASSERT_TRUE(client);
+  EXPECT_EQ(client->endpoint(), base_ + "/");
 }
 
 TEST_F(A2aHttpTest, PublicUrlAndMountedHandlerRewriteTheCard) {
@@ -131,8 +136,8 @@ TEST_F(A2aHttpTest, TransportErrors) {
   EXPECT_EQ(local_origin.status, 200);
   EXPECT_EQ(Code(local_origin), kTaskNotFound);
   HttpConnection rebound(http_->port());
-  HttpResult evil_host = rebound.Request("POST", "/", "{}", {{"Content-Type", "application/json"}, {"Host", "evil.example"}});
-  EXPECT_EQ(evil_host.status, 403);
+  ASSERT_TRUE(rebound.SendRaw("POST / HTTP/1.1\r\nHost: evil.example\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"));
+  EXPECT_EQ(rebound.ReadResponse().status, 403);
   HttpResult a2a_json = Post(R"({"jsonrpc":"2.0","id":1,"method":"GetTask","params":{"id":"x"}})",
                              {{"Content-Type", "application/a2a+json"}, {"A2A-Version", "1.0"}});
   EXPECT_EQ(Code(a2a_json), kTaskNotFound);

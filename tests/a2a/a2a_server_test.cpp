@@ -61,7 +61,8 @@ class A2aServerTest : public ::testing::Test {
   static std::string UserMessage(const std::string& text, Version v, const std::string& extra = {}) {
     json::object m = ToJson(Message::Text(Role::kUser, text), v).as_object();
     if (!extra.empty()) {
-      for (auto& [k, val] : json::parse(extra).as_object()) m[k] = val;
+      json::value parsed = json::parse(extra);
+      for (auto& [k, val] : parsed.as_object()) m[k] = val;
     }
     return json::serialize(m);
   }

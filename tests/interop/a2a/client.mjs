@@ -23,6 +23,10 @@ function errorCode(err) {
   // 1.x error classes carry envelopeCode / code; 0.3 embeds the JSON-RPC error in the message.
   if (err && typeof err.envelopeCode === 'number') return err.envelopeCode;
   if (err && typeof err.code === 'number') return err.code;
+  // 0.3.x maps known codes to error classes (and drops the code).
+  const byName = { TaskNotFoundError: -32001, TaskNotCancelableError: -32002, PushNotificationNotSupportedError: -32003,
+    UnsupportedOperationError: -32004 };
+  if (err && byName[err.name] !== undefined) return byName[err.name];
   const m = /(-320\d\d)/.exec(String(err && err.message));
   return m ? Number(m[1]) : undefined;
 }
