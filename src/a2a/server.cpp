@@ -381,7 +381,7 @@ class Server::Impl {
     Status persisted = PersistTask(t.task);
     if (persisted.ok() && message) persisted = AppendHistory(t.task.id, *message);
     if (!persisted.ok()) {
-      spdlog::warn("a2a task={} persist failed: {}", t.task.id, persisted.ToString());
+      core::Logger()->warn("a2a task={} persist failed: {}", t.task.id, persisted.ToString());
     }
     bool last = IsTerminal(state) || IsInterrupted(state);
     Broadcast(t, TaskStatusUpdateEvent{.task_id = t.task.id,
@@ -505,6 +505,7 @@ class Server::Impl::Queue final : public EventQueue {
 };
 
 void Server::Impl::Run(const LivePtr& t, std::shared_ptr<RequestContext> context) {
+  const auto started = std::chrono::steady_clock::now();
   Queue queue(*this, t);
   Status status;
   try {
@@ -517,7 +518,7 @@ void Server::Impl::Run(const LivePtr& t, std::shared_ptr<RequestContext> context
   {
     std::lock_guard<std::mutex> lock(t->mu);
     if (!status.ok()) {
-      spdlog::warn("a2a task={} executor failed: {}", t->task.id, status.ToString());
+      core::Logger()->warn("a2a task={} context={} executor failed: {}", t->task.id, t->task.context_id, status.ToString());
       if (!t->direct_message && !(t->created && IsTerminal(t->task.status.state))) {
         (void)ApplyStatusLocked(*t, TaskState::kFailed, Message::Text(Role::kAgent, "agent failed: " + status.message()), {});
       }
@@ -527,6 +528,9 @@ void Server::Impl::Run(const LivePtr& t, std::shared_ptr<RequestContext> context
     }
     t->finished = true;
     FinishLocked(*t);
+    core::Logger()->debug("a2a task={} context={} state={} duration_ms={:.3f}", t->task.id, t->task.context_id,
+                          t->direct_message ? "message" : TaskStateName(t->task.status.state, Version::kV0_3),
+                          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
   }
   Unregister(t);
 }

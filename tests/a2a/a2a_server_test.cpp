@@ -346,6 +346,46 @@ TEST_F(A2aServerTest, StreamingIn0_3HasKindsAndFinal) {
   EXPECT_EQ(cm.events[0].at("result").at("kind"), "message");
 }
 
+TEST_F(A2aServerTest, AConsumerThatStopsIsDetached) {
+  Reply r = Stream("SendStreamingMessage", R"({"message":)" + UserMessage("chunks", Version::kV1_0) + "}");
+  ASSERT_TRUE(r.stream);
+  std::mutex mu;
+  std::condition_variable cv;
+  int delivered = 0;
+  int ended = 0;
+  r.stream->Attach(
+      [&](const json::value&) {
+        std::lock_guard<std::mutex> lock(mu);
+        ++delivered;
+        return false;  // e.g. the client's buffer is full
+      },
+      [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        ++ended;
+        cv.notify_all();
+      });
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return ended > 0; }));
+  EXPECT_EQ(delivered, 1);
+  EXPECT_EQ(ended, 1);
+}
+
+TEST_F(A2aServerTest, ABacklogBeyondItsBoundEndsTheStreamWithAnError) {
+  ServerOptions options;
+  options.max_stream_backlog = 2;
+  server_ = MakeServer(options);
+  Reply r = Stream("SendStreamingMessage", R"({"message":)" + UserMessage("chunks", Version::kV1_0) + "}");
+  ASSERT_TRUE(r.stream);
+  // Nobody attaches until the task is done: the stream keeps two events and an error.
+  for (int i = 0; i < 500 && server_->ActiveTasks() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  StreamCollector c;
+  c.Attach(r.stream);
+  ASSERT_TRUE(c.WaitEnded());
+  ASSERT_EQ(c.events.size(), 3u);
+  EXPECT_EQ(c.events[2].at("error").at("code"), jsonrpc::kInternalError);
+  EXPECT_EQ(c.events[2].at("id"), "s1");
+}
+
 TEST_F(A2aServerTest, SubscribeToARunningTask) {
   json::value r = Send("slow", Version::kV1_0, {}, R"({"returnImmediately":true})");
   std::string id(r.at("result").at("task").at("id").as_string());
