@@ -1,0 +1,184 @@
+// A2A JSON-RPC over HTTP. Order of checks: Host and Origin (403) -> path (404) -> method (405)
+// -> Content-Type (415, -32005) -> body size (413) -> JSON-RPC parse (400, -32700 / -32600)
+// -> the call: a JSON answer, or an SSE stream of JSON-RPC responses ("data: <json>\n\n").
+
+#include "a2a/http_handler.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <utility>
+
+#include <boost/json.hpp>
+
+#include "tuna/jsonrpc.hpp"
+
+namespace tuna::a2a {
+
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// "http://localhost:3000" -> "localhost"; "http://[::1]:80" -> "[::1]".
+std::string OriginHost(std::string_view origin) {
+  std::size_t scheme_end = origin.find("://");
+  if (scheme_end == std::string_view::npos) return {};
+  std::string_view rest = origin.substr(scheme_end + 3);
+  rest = rest.substr(0, rest.find('/'));
+  if (rest.starts_with("[")) {
+    std::size_t close = rest.find(']');
+    return close == std::string_view::npos ? std::string() : Lower(rest.substr(0, close + 1));
+  }
+  return Lower(rest.substr(0, rest.find(':')));
+}
+
+std::string HostName(std::string_view host) {
+  host = Trim(host);
+  if (host.starts_with("[")) {
+    std::size_t close = host.find(']');
+    return close == std::string_view::npos ? std::string() : Lower(host.substr(0, close + 1));
+  }
+  return Lower(host.substr(0, host.find(':')));
+}
+
+bool IsLocalHostName(std::string_view name) { return name == "localhost" || name == "127.0.0.1" || name == "[::1]"; }
+
+net::HttpResponse JsonResponse(int status, const json::value& body) {
+  net::HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = json::serialize(body);
+  return r;
+}
+
+bool IsJsonContentType(std::string_view content_type) {
+  std::string type = Lower(Trim(content_type.substr(0, content_type.find(';'))));
+  return type == "application/json" || type == "application/a2a+json";
+}
+
+}  // namespace
+
+HttpBinding::HttpBinding(Server& server, HttpOptions options) : server_(server), options_(std::move(options)) {
+  if (options_.rpc_path.empty()) options_.rpc_path = "/";
+}
+
+net::HttpResponse HttpBinding::ErrorResponse(int http_status, int jsonrpc_code, std::string_view message) {
+  return JsonResponse(http_status, jsonrpc::MakeErrorResponse(nullptr, jsonrpc::Error{jsonrpc_code, std::string(message), nullptr}));
+}
+
+bool HttpBinding::OriginAllowed(std::string_view origin) const {
+  if (options_.allowed_origins.empty()) return IsLocalHostName(OriginHost(origin));
+  std::string lower = Lower(origin);
+  return std::any_of(options_.allowed_origins.begin(), options_.allowed_origins.end(),
+                     [&](const std::string& allowed) { return allowed == "*" || Lower(allowed) == lower; });
+}
+
+bool HttpBinding::HostAllowed(std::string_view host) const {
+  std::string name = HostName(host);
+  if (name.empty()) return false;
+  if (options_.allowed_hosts.empty()) return IsLocalHostName(name);
+  return std::any_of(options_.allowed_hosts.begin(), options_.allowed_hosts.end(),
+                     [&](const std::string& allowed) { return allowed == "*" || Lower(allowed) == name; });
+}
+
+std::string HttpBinding::EndpointUrl(const net::HttpRequest& request) const {
+  if (!options_.public_url.empty()) return options_.public_url;
+  return "http://" + std::string(Trim(request.Header("Host"))) + options_.rpc_path;
+}
+
+net::HttpResponse HttpBinding::Handle(net::HttpRequest& request) { return HandleAt(request, request.path, {}); }
+
+net::HttpResponse HttpBinding::HandleAt(net::HttpRequest& request, std::string_view path, std::string_view endpoint_url) {
+  const bool is_card = path == kCardPath || path == kLegacyCardPath;
+  const bool is_rpc = path == options_.rpc_path;
+  net::HttpResponse response = [&] {
+    // DNS rebinding defence: a rebound name arrives with its own Host header, and browsers
+    // always send Origin on cross-origin requests.
+    std::string_view host = request.Header("Host");
+    if (!HostAllowed(host)) return ErrorResponse(403, jsonrpc::kInvalidRequest, "forbidden: host not allowed: " + std::string(host));
+    std::string_view origin = request.Header("Origin");
+    if (!origin.empty() && !OriginAllowed(origin)) {
+      return ErrorResponse(403, jsonrpc::kInvalidRequest, "forbidden: origin not allowed: " + std::string(origin));
+    }
+    if (is_card) {
+      if (request.method != "GET" && request.method != "HEAD") {
+        net::HttpResponse r = ErrorResponse(405, jsonrpc::kInvalidRequest, "method not allowed: use GET");
+        r.headers.emplace_back("Allow", "GET");
+        return r;
+      }
+      return HandleCard(request, endpoint_url.empty() ? EndpointUrl(request) : std::string(endpoint_url));
+    }
+    if (!is_rpc) return ErrorResponse(404, jsonrpc::kInvalidRequest, "not found: the A2A endpoint is " + options_.rpc_path);
+    if (request.method != "POST") {
+      net::HttpResponse r = ErrorResponse(405, jsonrpc::kInvalidRequest, "method not allowed: use POST");
+      r.headers.emplace_back("Allow", "POST");
+      return r;
+    }
+    return HandleRpc(request);
+  }();
+  response.route = is_card ? std::string(kCardPath) : options_.rpc_path;
+  return response;
+}
+
+net::HttpResponse HttpBinding::HandleCard(net::HttpRequest& request, std::string_view endpoint_url) {
+  (void)request;
+  net::HttpResponse r = JsonResponse(200, server_.CardJson(endpoint_url));
+  r.headers.emplace_back("Cache-Control", "public, max-age=60");
+  return r;
+}
+
+net::HttpResponse HttpBinding::HandleRpc(net::HttpRequest& request) {
+  if (!IsJsonContentType(request.Header("Content-Type"))) {
+    return ErrorResponse(415, kContentTypeNotSupported,
+                         "content type not supported: send application/json (got \"" + std::string(request.Header("Content-Type")) + "\")");
+  }
+  if (request.body.size() > options_.max_body_bytes) {
+    return ErrorResponse(413, jsonrpc::kInvalidRequest, "request body larger than " + std::to_string(options_.max_body_bytes) + " bytes");
+  }
+  jsonrpc::ParseResult parsed = jsonrpc::ParseMessage(request.body);
+  if (!parsed.ok()) return JsonResponse(400, jsonrpc::MakeErrorResponse(parsed.id, parsed.error));
+  CallContext context;
+  context.request_id = request.request_id;
+  std::string_view version = request.Header(kVersionHeader);
+  if (!version.empty()) context.version_header = std::string(version);
+
+  Reply reply = server_.Call(*parsed.message, context);
+  if (!reply.stream) {
+    if (reply.response.is_null()) {  // a notification
+      net::HttpResponse r;
+      r.status = 202;
+      r.content_type.clear();
+      return r;
+    }
+    net::HttpResponse r = JsonResponse(200, reply.response);
+    r.headers.emplace_back(std::string(kVersionHeader), std::string(VersionName(reply.version)));
+    return r;
+  }
+  net::HttpResponse r;
+  r.status = 200;
+  r.content_type = "text/event-stream";
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  r.headers.emplace_back("X-Accel-Buffering", "no");  // proxies must not hold events back
+  r.headers.emplace_back(std::string(kVersionHeader), std::string(VersionName(reply.version)));
+  r.stream_timeout = options_.stream_timeout;
+  EventStreamPtr stream = reply.stream;
+  // Runs on the connection's I/O thread: only wiring, no blocking. A slow client makes Send
+  // fail, which detaches the stream (the writer then ends after what it buffered).
+  r.stream = [stream](net::StreamWriterPtr writer) {
+    writer->OnClose([stream] { stream->Detach(); });
+    stream->Attach([writer](const json::value& response) { return writer->Send("data: " + json::serialize(response) + "\n\n"); },
+                   [writer] { writer->Close(); });
+  };
+  return r;
+}
+
+}  // namespace tuna::a2a
