@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "tuna/artifacts.hpp"
 #include "tuna/auth.hpp"
@@ -63,6 +64,23 @@ struct ServerOptions {
   std::size_t max_git_push_bytes = 0;
   /// The `tuna` binary git hooks run; default: this process's executable (docs/gitops.md).
   std::string git_hook_binary;
+
+  // ---- gateway (docs/gateway.md) ----
+  /// Serves /a2a/... and /mcp/... (A2A and MCP for every deployed agent and tool).
+  bool serve_gateway = true;
+  /// Host names the gateway accepts (no port; "*": any). Empty: localhost names only.
+  std::vector<std::string> gateway_allowed_hosts;
+  /// Browser origins the gateway accepts ("https://app.example.com", "*"). Empty: localhost only.
+  std::vector<std::string> gateway_allowed_origins;
+  /// The URL clients reach this server under, for agent cards. Empty: from each request's Host.
+  std::string public_url;
+  /// Rate limit for API keys that carry none (per_second 0: unlimited).
+  auth::RateLimit gateway_default_rate_limit;
+  /// A2A tasks, MCP sessions and agent memory live in this SQLite file; default
+  /// <data_dir>/sessions.db. When `store` and `admin_token` are given and this is empty: memory.
+  std::string sessions_path;
+  /// How long one call to a deployed agent (one message) may take.
+  std::chrono::seconds agent_call_timeout{600};
 };
 
 class Server {

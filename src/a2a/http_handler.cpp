@@ -148,6 +148,8 @@ net::HttpResponse HttpBinding::HandleRpc(net::HttpRequest& request) {
   if (!parsed.ok()) return JsonResponse(400, jsonrpc::MakeErrorResponse(parsed.id, parsed.error));
   CallContext context;
   context.request_id = request.request_id;
+  context.headers.emplace_back("X-Request-Id", request.request_id);
+  if (std::string_view tp = request.Header("traceparent"); !tp.empty()) context.headers.emplace_back("traceparent", std::string(tp));
   std::string_view version = request.Header(kVersionHeader);
   if (!version.empty()) context.version_header = std::string(version);
 

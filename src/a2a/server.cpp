@@ -462,7 +462,8 @@ class Server::Impl {
 
   Reply Dispatch(const jsonrpc::Message& message, const CallContext& context);
 
-  json::value Send(const json::value& id, const json::value& params, Version version, bool streaming, EventStreamPtr* stream);
+  json::value Send(const json::value& id, const json::value& params, Version version, bool streaming, EventStreamPtr* stream,
+                   const CallContext& call);
   json::value Get(const json::value& id, const json::value& params, Version version);
   json::value List(const json::value& id, const json::value& params, Version version);
   json::value Cancel(const json::value& id, const json::value& params, Version version);
@@ -585,7 +586,8 @@ Result<std::string> DecodeTaskId(const json::value& params, std::optional<std::s
 }  // namespace
 
 json::value Server::Impl::Send(const json::value& id, const json::value& params, Version version, bool streaming,
-                               EventStreamPtr* stream) {
+                               EventStreamPtr* stream,
+                                 const CallContext& call) {
   auto decoded = DecodeSendParams(params, version);
   if (!decoded.ok()) {
     if (decoded.status().code() == StatusCode::kUnimplemented) {
@@ -600,6 +602,7 @@ json::value Server::Impl::Send(const json::value& id, const json::value& params,
   context->version = version;
   context->metadata = p.metadata;
   context->cancellation = t->token;
+  context->call_headers = call.headers;
   if (!p.message.task_id.empty()) {
     // Continues a task that waits for input.
     auto existing = LoadTask(p.message.task_id, std::nullopt);
@@ -879,14 +882,14 @@ Reply Server::Impl::Dispatch(const jsonrpc::Message& message, const CallContext&
   const json::value& params = message.params;
   switch (m->method) {
     case Method::kSend:
-      reply.response = Send(message.id, params, version, false, nullptr);
+      reply.response = Send(message.id, params, version, false, nullptr, context);
       break;
     case Method::kStream:
       if (!options_.card.capabilities.streaming) {
         reply.response = jsonrpc::MakeErrorResponse(message.id, A2aError(kUnsupportedOperation, "streaming is not supported"));
         break;
       }
-      reply.response = Send(message.id, params, version, true, &reply.stream);
+      reply.response = Send(message.id, params, version, true, &reply.stream, context);
       break;
     case Method::kGet:
       reply.response = Get(message.id, params, version);

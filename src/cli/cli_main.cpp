@@ -42,7 +42,11 @@ const std::vector<Command>& Commands() {
         {"no-bubblewrap", 0, false, "", "do not sandbox builds and workers with bubblewrap (rlimits still apply)"},
         {"artifacts", 0, true, "s3://BUCKET/PREFIX", "keep artifacts in S3 (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)"},
         {"s3-endpoint", 0, true, "URL", "S3 endpoint (default https://s3.REGION.amazonaws.com)"},
-        {"s3-region", 0, true, "REGION", "S3 region (default $AWS_REGION or us-east-1)"}},
+        {"s3-region", 0, true, "REGION", "S3 region (default $AWS_REGION or us-east-1)"},
+        {"allowed-host", 0, true, "NAME", "a Host name the gateway accepts besides localhost (repeatable; * any)"},
+        {"allowed-origin", 0, true, "URL", "a browser Origin the gateway accepts besides localhost (repeatable; * any)"},
+        {"public-url", 0, true, "URL", "the URL clients reach this server under, written into agent cards"},
+        {"rate-limit", 0, true, "N", "gateway requests per second for API keys without a limit of their own"}},
        false, &RunServer},
       {"apply", "Create or update objects from manifests", "tuna apply -f FILE|DIR|- [-n NS] [--dry-run]",
        "Each document is created, or updated when it exists (printed as created, configured or\n"

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <ostream>
 #include <thread>
@@ -25,6 +26,18 @@ int RunServer(CommandContext& ctx) {
   if (ctx.args.Has("listen")) options.listen = ctx.args.Value("listen");
   if (ctx.args.Has("api-only")) options.run_controllers = false;
   if (ctx.args.Has("no-bubblewrap")) options.use_bubblewrap = false;
+  options.gateway_allowed_hosts = ctx.args.Values("allowed-host");
+  options.gateway_allowed_origins = ctx.args.Values("allowed-origin");
+  options.public_url = ctx.args.Value("public-url");
+  if (ctx.args.Has("rate-limit")) {
+    std::string rate = ctx.args.Value("rate-limit");
+    char* end = nullptr;
+    double n = std::strtod(rate.c_str(), &end);
+    if (rate.empty() || end == nullptr || *end != '\0' || n < 0) {
+      return ctx.UsageError("--rate-limit takes a non-negative number of requests per second, got \"" + rate + "\"");
+    }
+    options.gateway_default_rate_limit.per_second = n;
+  }
   if (ctx.args.Has("artifacts")) {
     std::string where = ctx.args.Value("artifacts");
     if (where.rfind("s3://", 0) != 0 || where.size() <= 5) {

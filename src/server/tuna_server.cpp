@@ -27,6 +27,8 @@
 #include "core/metrics.hpp"
 #include "net/http_server.hpp"
 #include "net/status_response.hpp"
+#include "gateway/a2a_endpoint.hpp"
+#include "gateway/gateway.hpp"
 #include "server/key_routes.hpp"
 #include "server/workload_routes.hpp"
 #include "controllers/workloads.hpp"
@@ -142,9 +144,9 @@ extern "C" void OnStopSignal(int) {
 class TunaServer final : public Server {
  public:
   TunaServer(ServerOptions options, std::shared_ptr<Store> store, std::string token, net::ListenAddress listen,
-             ArtifactStorePtr artifacts, auth::KeyStorePtr keys)
+             ArtifactStorePtr artifacts, auth::KeyStorePtr keys, session::SessionStorePtr sessions)
       : options_(std::move(options)), store_(std::move(store)), token_(std::move(token)), listen_(std::move(listen)),
-        artifacts_(std::move(artifacts)), keys_(std::move(keys)), key_routes_(*keys_) {
+        artifacts_(std::move(artifacts)), keys_(std::move(keys)), key_routes_(*keys_), sessions_(std::move(sessions)) {
     registry_.AddGaugeCallback("tuna_store_objects", "Objects in the store.",
                                [s = store_] { return static_cast<double>(s->Stats().objects); });
     registry_.AddGaugeCallback("tuna_store_revision", "The store's current revision.",
@@ -217,6 +219,29 @@ class TunaServer final : public Server {
     return {};
   }
 
+  // The gateway (src/gateway): A2A endpoints for agents, MCP endpoints for servers and tools.
+  Status MakeGateway() {
+    if (!options_.serve_gateway) return {};
+    gateway::AgentEndpointOptions ao;
+    ao.store = store_.get();
+    ao.controllers = controllers_.get();
+    ao.sessions = sessions_.get();
+    ao.call_timeout = options_.agent_call_timeout;
+    agents_ = std::make_unique<gateway::AgentEndpoints>(std::move(ao));
+    gateway::GatewayOptions go;
+    go.keys = keys_.get();
+    go.metrics = &registry_;
+    go.allowed_hosts = options_.gateway_allowed_hosts;
+    go.allowed_origins = options_.gateway_allowed_origins;
+    go.default_rate_limit = options_.gateway_default_rate_limit;
+    if (!options_.public_url.empty()) go.public_url = [url = options_.public_url] { return url; };
+    go.a2a = agents_.get();
+    gateway_ = std::make_unique<gateway::Gateway>(std::move(go));
+    registry_.AddGaugeCallback("tuna_gateway_agents", "Agent stages with a live A2A server in the gateway.",
+                               [a = agents_.get()] { return static_cast<double>(a->size()); });
+    return {};
+  }
+
   Status Start() override {
     std::lock_guard lock(mu_);
     if (started_) return FailedPrecondition("server already started");
@@ -243,6 +268,7 @@ class TunaServer final : public Server {
     // Concurrent callers wait inside call_once for the first, so Stop() returning means stopped.
     std::call_once(stop_once_, [this] {
       http_->Stop();
+      if (agents_) agents_->Shutdown();
       if (controllers_) controllers_->Stop();
       drivers_.ShutdownAll();
       RemoveSignals();
@@ -306,6 +332,9 @@ class TunaServer final : public Server {
     if (req.body.size() > options_.max_body_bytes && path.rfind("/git/", 0) != 0) {
       return net::StatusResponse(413, ResourceExhausted("request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes"),
                                  req.request_id);
+    }
+    if (gateway_) {
+      if (auto r = gateway_->Handle(req)) return std::move(*r);
     }
     if (git_) {
       if (auto r = git_->Handle(req)) return std::move(*r);
@@ -398,6 +427,9 @@ class TunaServer final : public Server {
   ArtifactStorePtr artifacts_;
   auth::KeyStorePtr keys_;
   server::KeyRoutes key_routes_;
+  session::SessionStorePtr sessions_;
+  std::unique_ptr<gateway::AgentEndpoints> agents_;
+  std::unique_ptr<gateway::Gateway> gateway_;
   DriverRegistry drivers_;
   EventRecorder events_;
   std::unique_ptr<controllers::WorkloadControllers> controllers_;
@@ -460,10 +492,21 @@ Result<std::unique_ptr<Server>> Server::Make(ServerOptions options) {
     }
     auto keys = auth::MakeKeyStore(std::move(key_options));
     if (!keys.ok()) return keys.status();
+    Result<session::SessionStorePtr> sessions = Unavailable("no session store");
+    if (!options.sessions_path.empty() || !options.store || options.admin_token.empty()) {
+      session::SqliteSessionStoreOptions so;
+      so.path = options.sessions_path.empty() ? dir / "sessions.db" : fs::path(options.sessions_path);
+      sessions = session::MakeSqliteSessionStore(std::move(so));
+      if (!sessions.ok()) return sessions.status().WithContext("open session store " + so.path.string());
+    } else {
+      sessions = session::MakeMemorySessionStore();
+      if (!sessions.ok()) return sessions.status();
+    }
     auto server = std::make_unique<TunaServer>(std::move(options), std::move(store), std::move(token), std::move(listen),
-                                               std::move(artifacts), std::move(*keys));
+                                               std::move(artifacts), std::move(*keys), std::move(*sessions));
     TUNA_RETURN_IF_ERROR(server->MakePipeline());
     TUNA_RETURN_IF_ERROR(server->MakeGit());
+    TUNA_RETURN_IF_ERROR(server->MakeGateway());
     return std::unique_ptr<Server>(std::move(server));
   } catch (const std::exception& e) {
     return Internal(std::string("server: ") + e.what());

@@ -12,6 +12,7 @@ Any other request (the proxy sub-resource) gets a JSON echo of itself.
 
 import json
 import os
+import time
 
 
 def _text_of(message):
@@ -21,6 +22,9 @@ def _text_of(message):
 def _a2a(body):
     call = json.loads(body or b"{}")
     text = _text_of(call.get("message") or {})
+    if text.startswith("wait "):
+        # A long task (up to a minute): the gateway cancels it by closing the connection.
+        time.sleep(min(60.0, float(text.split()[1] or 0)))
     turns = 1 + sum(1 for m in call.get("history") or [] if m.get("role") == "ROLE_USER")
     reply = f"echo: {text}"
     events = [

@@ -69,6 +69,10 @@ struct RequestContext {
   json::object metadata;   // the request's params.metadata
   Version version = Version::kV1_0;  // the client's wire version (informational)
   std::shared_ptr<const CancellationToken> cancellation;
+  /// Transport facts of the call that brought the message (CallContext::headers): lets an
+  /// executor that calls further (the gateway's remote agents) pass on X-Request-Id and
+  /// traceparent.
+  std::vector<std::pair<std::string, std::string>> call_headers;
 
   /// Shorthand for cancellation->cancelled().
   bool cancelled() const { return cancellation && cancellation->cancelled(); }
@@ -147,6 +151,8 @@ struct CallContext {
   /// The A2A-Version header as sent; nullopt when absent (then the method name decides).
   std::optional<std::string> version_header;
   std::string request_id;  // for logs
+  /// Headers handed to the executor in RequestContext::call_headers (request id, trace context).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 /// A live stream of JSON-RPC response objects (each carrying the request's id), for

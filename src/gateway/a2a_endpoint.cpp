@@ -41,12 +41,12 @@ class RemoteAgentExecutor final : public a2a::AgentExecutor {
     call.path = "/a2a/execute";
     call.headers = {{"Content-Type", "application/json"}, {"Accept", "application/x-ndjson, application/json"},
                     {"X-Tuna-Task-Id", ctx.task_id}, {"X-Tuna-Context-Id", ctx.context_id}};
-    if (auto it = ctx.metadata.find("tuna.requestId"); it != ctx.metadata.end() && it->value().is_string()) {
-      call.headers.emplace_back("X-Request-Id", std::string(it->value().get_string()));
+    std::string incoming_trace;
+    for (const auto& [k, v] : ctx.call_headers) {
+      if (k == "X-Request-Id") call.headers.emplace_back(k, v);
+      if (k == "traceparent") incoming_trace = v;
     }
-    if (auto it = ctx.metadata.find("tuna.traceparent"); it != ctx.metadata.end() && it->value().is_string()) {
-      call.headers.emplace_back("traceparent", std::string(it->value().get_string()));
-    }
+    call.headers.emplace_back("traceparent", ChildTraceparent(incoming_trace));
     call.body = json::serialize(body);
     call.timeout = options_.call_timeout;
     call.cancelled = [&ctx] { return ctx.cancelled(); };
@@ -74,6 +74,9 @@ class RemoteAgentExecutor final : public a2a::AgentExecutor {
       }
       return !ctx.cancelled();
     };
+    // The task is working from the moment the agent is called (a non-blocking send returns now,
+    // and the task can be cancelled while the agent runs).
+    if (!ctx.task || !a2a::IsInterrupted(ctx.task->status.state)) (void)events.Working();
     auto answered = (*executor)->Invoke(call);
     if (ctx.cancelled()) return Status::Ok();  // the server records the cancellation
     if (!event_error.ok()) {
@@ -186,7 +189,8 @@ Result<std::shared_ptr<AgentEndpoints::Agent>> AgentEndpoints::AgentFor(const Ta
   agent->executor = std::make_unique<RemoteAgentExecutor>(options_, target);
   a2a::ServerOptions so;
   so.card.name = target.name;
-  so.scope = key;
+  so.scope = target.namespace_ + "." + target.name + "." + target.stage;  // DNS labels have no '.'
+  so.card.capabilities.streaming = true;
   so.task_ttl = options_.task_ttl;
   so.max_concurrent_tasks = options_.max_concurrent_tasks_per_agent;
   so.max_queued_tasks = options_.max_queued_tasks_per_agent;
