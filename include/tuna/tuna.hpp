@@ -9,6 +9,7 @@
 #include "tuna/driver.hpp"
 #include "tuna/events.hpp"
 #include "tuna/jsonrpc.hpp"
+#include "tuna/memory.hpp"
 #include "tuna/mcp/server.hpp"
 #include "tuna/mcp/streamable_http.hpp"
 #include "tuna/openapi.hpp"
