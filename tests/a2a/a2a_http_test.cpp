@@ -6,7 +6,7 @@
 
 #include <boost/json.hpp>
 
-#include "a2a/fake_session_store.hpp"
+#include "a2a/test_store.hpp"
 #include "a2a/http_handler.hpp"
 #include "a2a/test_agent.hpp"
 #include "support/http_client.hpp"
@@ -24,7 +24,7 @@ class A2aHttpTest : public ::testing::Test {
   void Start(HttpOptions http_options = {}) {
     ServerOptions options;
     options.card = A2aTestCard();
-    auto server = Server::Make(agent_, store_, options);
+    auto server = Server::Make(agent_, *store_, options);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server);
     auto http = HttpServer::Make(*server_, std::move(http_options));
@@ -58,7 +58,7 @@ class A2aHttpTest : public ::testing::Test {
     return c.ok() ? std::move(*c) : nullptr;
   }
 
-  A2aFakeSessionStore store_;
+  A2aTestStore store_;
   A2aTestAgent agent_;
   ServerPtr server_;
   HttpServerPtr http_;

@@ -12,7 +12,7 @@
 
 #include <unistd.h>
 
-#include "a2a/fake_session_store.hpp"
+#include "a2a/test_store.hpp"
 #include "a2a/test_agent.hpp"
 #include "cli/process.hpp"
 #include "tuna/a2a/http_server.hpp"
@@ -45,11 +45,11 @@ TEST_P(A2aInterop, OfficialJavaScriptClient) {
   const std::string node = FindNodeForA2a();
   ASSERT_FALSE(node.empty()) << "node not found on PATH";
 
-  A2aFakeSessionStore store;
+  A2aTestStore store;
   A2aTestAgent agent;
   ServerOptions options;
   options.card = A2aTestCard();
-  auto server = Server::Make(agent, store, options);
+  auto server = Server::Make(agent, *store, options);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   auto http = HttpServer::Make(**server);
   ASSERT_TRUE(http.ok()) << http.status().ToString();

@@ -9,7 +9,7 @@
 
 #include <boost/json.hpp>
 
-#include "a2a/fake_session_store.hpp"
+#include "a2a/test_store.hpp"
 #include "a2a/test_agent.hpp"
 #include "tuna/a2a/server.hpp"
 
@@ -53,7 +53,7 @@ class A2aServerTest : public ::testing::Test {
 
   ServerPtr MakeServer(ServerOptions options = {}) {
     options.card = A2aTestCard();
-    auto s = Server::Make(agent_, store_, std::move(options));
+    auto s = Server::Make(agent_, *store_, std::move(options));
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(*s) : nullptr;
   }
@@ -96,7 +96,7 @@ class A2aServerTest : public ::testing::Test {
     return server_->CallText(R"({"jsonrpc":"2.0","id":"s1","method":")" + method + R"(","params":)" + params + "}", ctx);
   }
 
-  A2aFakeSessionStore store_;
+  A2aTestStore store_;
   A2aTestAgent agent_;
   ServerPtr server_;
 };
@@ -135,7 +135,7 @@ TEST_F(A2aServerTest, DirectMessageAnswerCreatesNoTask) {
   EXPECT_EQ(m.at("parts").as_array()[0].at("text"), "just this");
   EXPECT_EQ(m.at("role"), "ROLE_AGENT");
   EXPECT_TRUE(m.as_object().contains("contextId"));
-  EXPECT_EQ(*store_.Count(), 0u);
+  EXPECT_EQ(*store_->Count(), 0u);
   json::value r3 = Send("direct old", Version::kV0_3);
   EXPECT_EQ(r3.at("result").at("kind"), "message");
 }
@@ -481,16 +481,16 @@ TEST_F(A2aServerTest, ShutdownCancelsRunningHandlers) {
 }
 
 TEST(A2aServerOptions, InvalidOptionsAreRefused) {
-  A2aFakeSessionStore store;
+  A2aTestStore store;
   A2aTestAgent agent;
-  EXPECT_FALSE(Server::Make(agent, store, {}).ok());  // no card name
+  EXPECT_FALSE(Server::Make(agent, *store, {}).ok());  // no card name
   ServerOptions options;
   options.card = A2aTestCard();
   options.scope = "a/b";
-  EXPECT_FALSE(Server::Make(agent, store, options).ok());
+  EXPECT_FALSE(Server::Make(agent, *store, options).ok());
   options.scope = "ok";
   options.max_concurrent_tasks = 0;
-  EXPECT_FALSE(Server::Make(agent, store, options).ok());
+  EXPECT_FALSE(Server::Make(agent, *store, options).ok());
 }
 
 }  // namespace
