@@ -157,6 +157,12 @@ class SseEventStream : public std::enable_shared_from_this<SseEventStream> {
 
   std::uint64_t number() const { return number_; }
 
+  // Whether connections start with a priming event; set once the protocol version is known.
+  void SetPriming(bool priming) {
+    std::lock_guard lock(mu_);
+    priming_ = priming;
+  }
+
   // Adds one message; sends it when a connection is attached. False once the stream is finished.
   bool Append(const json::value& message) {
     std::lock_guard lock(mu_);
@@ -243,7 +249,7 @@ class SseEventStream : public std::enable_shared_from_this<SseEventStream> {
 
   const std::uint64_t number_;
   const std::size_t capacity_;
-  const bool priming_;
+  bool priming_;
   const std::chrono::milliseconds retry_;
   mutable std::mutex mu_;
   std::deque<std::pair<std::uint64_t, std::string>> events_;  // seq, formatted event; bounded
@@ -468,6 +474,8 @@ net::HttpResponse StreamableHttpHandler::Initialize(const jsonrpc::Message& mess
   auto session = std::make_shared<Session>();
   session->id = core::RandomHex(16);
   if (session->id.empty()) return ErrorResponse(500, jsonrpc::kInternalError, "could not generate a session id");
+  // The factory may notify from inside Open: the standalone stream exists before it runs.
+  session->standalone = std::make_shared<SseEventStream>(0, options_.replay_buffer_events, false, options_.sse_retry);
   SessionContext context;
   context.session_id = session->id;
   context.notifier = std::make_shared<SessionNotifier>(session);
@@ -479,8 +487,7 @@ net::HttpResponse StreamableHttpHandler::Initialize(const jsonrpc::Message& mess
   }
   session->protocol_version = start.protocol_version.empty() ? std::string(kLatestProtocolVersion) : start.protocol_version;
   session->handler = std::move(start.handler);
-  session->standalone = std::make_shared<SseEventStream>(0, options_.replay_buffer_events, WantsPriming(session->protocol_version),
-                                                         options_.sse_retry);
+  session->standalone->SetPriming(WantsPriming(session->protocol_version));
   session->last_used = Now();
   bool inserted = false;
   {
