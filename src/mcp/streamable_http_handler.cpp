@@ -264,6 +264,8 @@ struct StreamableHttpHandler::Session {
   std::string protocol_version;
   SessionHandlerPtr handler;
   std::shared_ptr<SseEventStream> standalone;  // stream 0: server-initiated messages
+  // Kept here so that a handler may hold its notifier weakly: it works while the session lives.
+  NotifierPtr notifier;
   std::chrono::steady_clock::time_point last_used;  // guarded by the handler's mu_
   std::atomic<bool> ended{false};
   std::mutex mu;  // guards the POST streams
@@ -478,7 +480,8 @@ net::HttpResponse StreamableHttpHandler::Initialize(const jsonrpc::Message& mess
   session->standalone = std::make_shared<SseEventStream>(0, options_.replay_buffer_events, false, options_.sse_retry);
   SessionContext context;
   context.session_id = session->id;
-  context.notifier = std::make_shared<SessionNotifier>(session);
+  session->notifier = std::make_shared<SessionNotifier>(session);
+  context.notifier = session->notifier;
   context.headers = request.headers;
   SessionStart start = factory_->Open(message, context);
   if (!start.handler) {

@@ -55,7 +55,7 @@ class Gate {
 struct Record {
   std::mutex mu;
   std::vector<std::string> methods;
-  std::vector<NotifierPtr> notifiers;
+  std::vector<std::weak_ptr<Notifier>> notifiers;  // weakly: the transport keeps them alive
   std::vector<std::string> session_ids;
   std::atomic<int> opened{0};
   std::atomic<int> closed{0};
@@ -194,7 +194,9 @@ class McpHttpSessionTest : public ::testing::Test {
 
   NotifierPtr Notifier(std::size_t i = 0) {
     std::lock_guard lock(record_->mu);
-    return record_->notifiers.at(i);
+    NotifierPtr n = record_->notifiers.at(i).lock();
+    EXPECT_TRUE(n) << "the transport let the notifier of a live session go";
+    return n;
   }
 
   static std::string Method(const SseEvent& e) { return std::string(json::parse(e.data).at("method").as_string()); }

@@ -55,7 +55,7 @@ using SessionHandlerPtr = std::shared_ptr<SessionHandler>;  // shared: in-flight
 /// What a factory learns about a new session.
 struct SessionContext {
   std::string session_id;  // the Mcp-Session-Id the client will be given
-  NotifierPtr notifier;    // server-initiated messages for this session
+  NotifierPtr notifier;    // server-initiated messages; the session keeps it alive (holding it weakly is fine)
   /// The HTTP headers of the initialize request (as received), e.g. Authorization.
   std::vector<std::pair<std::string, std::string>> headers;
 };
