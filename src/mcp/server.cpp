@@ -2,6 +2,12 @@
 
 #include "tuna/mcp/server.hpp"
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#include "tuna/mcp/session.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <exception>
@@ -74,7 +80,68 @@ bool MatchesTypeKeyword(const json::value& v, const json::value& type) {
   return true;
 }
 
+constexpr std::size_t kMaxSubscriptions = 1024;  // per session
+
 }  // namespace
+
+int LogLevelRank(std::string_view level) {
+  static constexpr std::string_view kLevels[] = {"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"};
+  for (int i = 0; i < 8; ++i) {
+    if (kLevels[i] == level) return i;
+  }
+  return -1;
+}
+
+void ToolContext::Log(std::string_view level, json::value data, std::string_view logger) const {
+  if (!sink_) return;
+  int rank = LogLevelRank(level);
+  int threshold = LogLevelRank(log_level_.empty() ? std::string_view("info") : std::string_view(log_level_));
+  if (rank < 0 || rank < threshold) return;
+  json::object params{{"level", level}, {"data", std::move(data)}};
+  if (!logger.empty()) params["logger"] = logger;
+  sink_(jsonrpc::MakeNotification("notifications/message", std::move(params)));
+}
+
+Result<json::value> ToolContext::RequestClient(std::string_view method, json::value params) const {
+  if (!requester_) return Status(StatusCode::kUnavailable, "this session cannot send requests to the client");
+  std::string_view needs = method.starts_with("sampling/") ? "sampling"
+                           : method.starts_with("elicitation/") ? "elicitation"
+                           : method.starts_with("roots/") ? "roots"
+                                                            : "";
+  if (!needs.empty() && !ClientSupports(needs)) {
+    return Status(StatusCode::kFailedPrecondition, "the client did not declare the " + std::string(needs) + " capability");
+  }
+  return requester_(method, std::move(params));
+}
+
+std::optional<std::map<std::string, std::string>> MatchUriTemplate(std::string_view tmpl, std::string_view uri) {
+  std::map<std::string, std::string> vars;
+  while (!tmpl.empty()) {
+    std::size_t open = tmpl.find('{');
+    std::string_view literal = tmpl.substr(0, open);
+    if (!uri.starts_with(literal)) return std::nullopt;
+    uri.remove_prefix(literal.size());
+    if (open == std::string_view::npos) {
+      tmpl = {};
+      break;
+    }
+    std::size_t close = tmpl.find('}', open);
+    if (close == std::string_view::npos) return std::nullopt;
+    std::string name(tmpl.substr(open + 1, close - open - 1));
+    tmpl.remove_prefix(close + 1);
+    // A variable runs up to the next literal character of the template (or '/', or the end).
+    std::size_t next_open = tmpl.find('{');
+    std::string_view next_literal = tmpl.substr(0, next_open);
+    std::size_t end = next_literal.empty() ? uri.find('/') : uri.find(next_literal.front());
+    if (end == std::string_view::npos) end = uri.size();
+    std::string_view value = uri.substr(0, end);
+    if (value.empty() || value.find('/') != std::string_view::npos) return std::nullopt;
+    vars[name] = std::string(value);
+    uri.remove_prefix(value.size());
+  }
+  if (!uri.empty()) return std::nullopt;
+  return vars;
+}
 
 const std::vector<std::string>& SupportedProtocolVersions() {
   static const std::vector<std::string> kVersions{std::string(kProtocol20251125), std::string(kProtocol20250618)};
@@ -172,6 +239,22 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
     });
   }
   if (s.ok()) {
+    s = dispatcher_.Register("resources/templates/list", [this](const json::value& params, const jsonrpc::Message&) {
+      return ListResourceTemplates(params);
+    });
+  }
+  if (s.ok()) {
+    // No completion providers yet: an empty list of suggestions is a valid answer.
+    s = dispatcher_.Register("completion/complete", [](const json::value& params, const jsonrpc::Message&) -> Result<json::value> {
+      const json::object* p = params.if_object();
+      if (!p || !p->contains("ref") || !p->at("ref").is_object()) return InvalidArgument("completion/complete needs a ref", "params.ref");
+      if (!p->contains("argument") || !p->at("argument").is_object()) {
+        return InvalidArgument("completion/complete needs an argument", "params.argument");
+      }
+      return json::value(json::object{{"completion", json::object{{"values", json::array{}}, {"total", 0}, {"hasMore", false}}}});
+    });
+  }
+  if (s.ok()) {
     s = dispatcher_.Register("prompts/list", [this](const json::value& params, const jsonrpc::Message&) {
       return ListPrompts(params);
     });
@@ -222,6 +305,19 @@ Status Server::AddResource(Resource resource) {
   return Status::Ok();
 }
 
+Status Server::AddResourceTemplate(ResourceTemplate t) {
+  if (t.uri_template.empty() || t.uri_template.find(':') == std::string::npos) {
+    return InvalidArgument("resource template must be an absolute URI template: \"" + t.uri_template + "\"", "uriTemplate");
+  }
+  if (t.name.empty()) return InvalidArgument("resource template " + t.uri_template + " has no name", "name");
+  if (!t.reader) return InvalidArgument("resource template " + t.uri_template + " has no reader", "reader");
+  for (const auto& r : resource_templates_) {
+    if (r.uri_template == t.uri_template) return AlreadyExists("resource template already registered: " + t.uri_template);
+  }
+  resource_templates_.push_back(std::move(t));
+  return Status::Ok();
+}
+
 Status Server::AddPrompt(Prompt prompt) {
   if (prompt.name.empty()) return InvalidArgument("prompt has no name", "name");
   if (!prompt.handler) return InvalidArgument("prompt " + prompt.name + " has no handler", "handler");
@@ -234,8 +330,13 @@ Status Server::AddPrompt(Prompt prompt) {
 
 json::object Server::Capabilities() const {
   // Lists are fixed once serving starts, so no listChanged notifications are promised.
-  json::object caps{{"tools", json::object{{"listChanged", false}}}};
-  if (!resources_.empty()) caps["resources"] = json::object{{"listChanged", false}, {"subscribe", false}};
+  // Subscriptions are accepted and kept; registered resources never announce changes.
+  json::object caps{{"tools", json::object{{"listChanged", false}}},
+                    {"logging", json::object{}},
+                    {"completions", json::object{}}};
+  if (!resources_.empty() || !resource_templates_.empty()) {
+    caps["resources"] = json::object{{"listChanged", false}, {"subscribe", true}};
+  }
   if (!prompts_.empty()) caps["prompts"] = json::object{{"listChanged", false}};
   return caps;
 }
@@ -268,6 +369,19 @@ std::optional<json::value> Server::Handle(const jsonrpc::Message& message, Sessi
     return jsonrpc::MakeResponse(message.id, std::move(r).value());
   }
   if (message.IsRequest() && message.method == "resources/read") return ReadResource(message);
+  if (message.IsRequest() && (message.method == "resources/subscribe" || message.method == "resources/unsubscribe")) {
+    Result<json::value> r = Subscribe(message, state);
+    if (!r.ok()) return jsonrpc::MakeErrorResponse(message.id, jsonrpc::ErrorFromStatus(r.status()));
+    return jsonrpc::MakeResponse(message.id, std::move(r).value());
+  }
+  if (message.IsRequest() && message.method == "logging/setLevel") {
+    const json::value* level = message.params.is_object() ? message.params.get_object().if_contains("level") : nullptr;
+    if (!level || !level->is_string() || LogLevelRank(level->get_string()) < 0) {
+      return jsonrpc::MakeErrorResponse(message.id, jsonrpc::ErrorFromStatus(InvalidArgument("logging/setLevel needs a known level", "params.level")));
+    }
+    state.log_level = std::string(level->get_string());
+    return jsonrpc::MakeResponse(message.id, json::object{});
+  }
   if (message.IsNotification() && message.method == "notifications/initialized") {
     state.initialized = true;
     return std::nullopt;
@@ -317,6 +431,38 @@ Result<json::value> Server::ListTools(const json::value& params) const {
   return json::value(std::move(result));
 }
 
+Result<json::value> Server::ListResourceTemplates(const json::value& params) const {
+  TUNA_ASSIGN_OR_RETURN(PageRange page, ReadCursor(params, "templates:", resource_templates_.size(), options_.page_size));
+  json::array list;
+  for (std::size_t i = page.begin; i < page.end; ++i) {
+    const ResourceTemplate& t = resource_templates_[i];
+    json::object o{{"uriTemplate", t.uri_template}, {"name", t.name}};
+    if (!t.title.empty()) o["title"] = t.title;
+    if (!t.description.empty()) o["description"] = t.description;
+    if (!t.mime_type.empty()) o["mimeType"] = t.mime_type;
+    list.push_back(std::move(o));
+  }
+  json::object result{{"resourceTemplates", std::move(list)}};
+  if (page.end < resource_templates_.size()) result["nextCursor"] = "templates:" + std::to_string(page.end);
+  return json::value(std::move(result));
+}
+
+Result<json::value> Server::Subscribe(const jsonrpc::Message& message, SessionState& state) const {
+  const json::value* uri = message.params.is_object() ? message.params.get_object().if_contains("uri") : nullptr;
+  if (!uri || !uri->is_string() || uri->get_string().empty()) return InvalidArgument(message.method + " needs a string uri", "params.uri");
+  std::string u(uri->get_string());
+  auto it = std::find(state.subscriptions.begin(), state.subscriptions.end(), u);
+  if (message.method == "resources/subscribe") {
+    if (it == state.subscriptions.end()) {
+      if (state.subscriptions.size() >= kMaxSubscriptions) return InvalidArgument("too many resource subscriptions", "params.uri");
+      state.subscriptions.push_back(std::move(u));
+    }
+  } else if (it != state.subscriptions.end()) {
+    state.subscriptions.erase(it);
+  }
+  return json::value(json::object{});
+}
+
 Result<json::value> Server::ListResources(const json::value& params) const {
   TUNA_ASSIGN_OR_RETURN(PageRange page, ReadCursor(params, "resources:", resources_.size(), options_.page_size));
   json::array list;
@@ -344,10 +490,19 @@ std::optional<json::value> Server::ReadResource(const jsonrpc::Message& message)
   auto not_found = [&] {
     return jsonrpc::MakeErrorResponse(message.id, jsonrpc::Error{kResourceNotFound, "resource not found", json::object{{"uri", *uri}}});
   };
-  if (it == resources_.end()) return not_found();
+  const ResourceReader* reader = it != resources_.end() ? &it->reader : nullptr;
+  if (!reader) {
+    for (const auto& t : resource_templates_) {
+      if (MatchUriTemplate(t.uri_template, uri->get_string())) {
+        reader = &t.reader;
+        break;
+      }
+    }
+  }
+  if (!reader) return not_found();
   Result<std::vector<ResourceContents>> r = Status(StatusCode::kInternal, "resource reader did not run");
   try {
-    r = it->reader(it->uri);
+    r = (*reader)(std::string(uri->get_string()));
   } catch (const std::exception& ex) {
     r = Internal(std::string("resource reader failed: ") + ex.what());
   } catch (...) {
@@ -442,7 +597,7 @@ Result<json::value> Server::CallTool(const json::value& params, const SessionSta
       progress_token = *token;
     }
   }
-  ToolContext context(std::move(progress_token), sink);
+  ToolContext context(std::move(progress_token), sink, state.log_level, state.requester, state.client_capabilities);
   Result<ToolResult> r = Status(StatusCode::kInternal, "tool handler did not run");
   try {
     r = it->handler(arguments, context);
@@ -454,6 +609,143 @@ Result<json::value> Server::CallTool(const json::value& params, const SessionSta
   // A failing tool is a result the model can read, not a protocol error.
   if (!r.ok()) return json::value(ToolResult::Failure(r.status().message()).ToJson());
   return json::value(r->ToJson());
+}
+
+namespace {
+
+// A session of the static Server: its own SessionState, the shared tool registry. Requests to
+// the client (sampling, elicitation) go out through the session's Notifier and wait here for
+// the client's response, which arrives as a message of its own.
+class ServerSessionHandler final : public SessionHandler, public std::enable_shared_from_this<ServerSessionHandler> {
+ public:
+  ServerSessionHandler(const Server& server, SessionState state, NotifierPtr notifier)
+      : server_(server), state_(std::move(state)), notifier_(std::move(notifier)) {}
+
+  std::optional<json::value> Handle(const jsonrpc::Message& message, const MessageSink& sink) override {
+    if (message.IsResponse()) {
+      Resolve(message);
+      return std::nullopt;
+    }
+    SessionState state;
+    {
+      std::lock_guard lock(mu_);
+      state = state_;  // a copy: calls of one session run concurrently
+    }
+    if (notifier_) {
+      std::weak_ptr<ServerSessionHandler> weak = weak_from_this();
+      state.requester = [weak](std::string_view method, json::value params) -> Result<json::value> {
+        auto self = weak.lock();
+        if (!self) return Unavailable("the MCP session has ended");
+        return self->RequestClient(method, std::move(params));
+      };
+    }
+    std::optional<json::value> answer = server_.Handle(message, state, sink);
+    // Only these messages change the session's state; write back what they changed.
+    const std::string& m = message.method;
+    if (m == "notifications/initialized" || m == "logging/setLevel" || m == "resources/subscribe" || m == "resources/unsubscribe") {
+      std::lock_guard lock(mu_);
+      state_.initialized = state_.initialized || state.initialized;
+      if (m == "logging/setLevel") state_.log_level = state.log_level;
+      if (m == "resources/subscribe" || m == "resources/unsubscribe") state_.subscriptions = state.subscriptions;
+    }
+    return answer;
+  }
+
+  void Close() override {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  struct Pending {
+    bool done = false;
+    Result<json::value> result = Status(StatusCode::kInternal, "no answer");
+  };
+  static constexpr std::size_t kMaxPending = 64;
+  static constexpr std::chrono::seconds kTimeout{60};
+
+  Result<json::value> RequestClient(std::string_view method, json::value params) {
+    std::string id;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return Unavailable("the MCP session has ended");
+      if (pending_.size() >= kMaxPending) return Unavailable("too many requests to the client in flight");
+      id = "tuna-" + std::to_string(++next_id_);
+      pending_.emplace(id, Pending{});
+    }
+    if (!notifier_->Notify(jsonrpc::MakeRequest(json::value(id), method, std::move(params)))) {
+      std::lock_guard lock(mu_);
+      pending_.erase(id);
+      return Unavailable("the MCP session has ended");
+    }
+    std::unique_lock lock(mu_);
+    bool answered = cv_.wait_for(lock, kTimeout, [&] { return closed_ || pending_.at(id).done; });
+    Pending p = std::move(pending_.at(id));
+    pending_.erase(id);
+    if (p.done) return std::move(p.result);
+    if (!answered) return DeadlineExceeded("the client did not answer " + std::string(method) + " in time");
+    return Unavailable("the MCP session has ended");
+  }
+
+  void Resolve(const jsonrpc::Message& response) {
+    if (!response.id.is_string()) return;
+    std::lock_guard lock(mu_);
+    auto it = pending_.find(std::string(response.id.get_string()));
+    if (it == pending_.end()) return;  // answered too late, or never asked
+    it->second.done = true;
+    if (response.kind == jsonrpc::MessageKind::kResponse) {
+      it->second.result = response.result;
+    } else {
+      it->second.result = Status(StatusCode::kFailedPrecondition, "the client answered with error " +
+                                                                       std::to_string(response.error.code) + ": " + response.error.message);
+    }
+    cv_.notify_all();
+  }
+
+  const Server& server_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  SessionState state_;
+  NotifierPtr notifier_;
+  bool closed_ = false;
+  std::uint64_t next_id_ = 0;
+  std::map<std::string, Pending> pending_;  // bounded by kMaxPending
+};
+
+class ServerSessionFactory final : public SessionFactory {
+ public:
+  explicit ServerSessionFactory(const Server& server) : server_(server) {}
+
+  SessionStart Open(const jsonrpc::Message& initialize, const SessionContext& context) override {
+    SessionState state;
+    std::optional<json::value> answer = server_.Handle(initialize, state);
+    SessionStart start;
+    if (!answer) {
+      start.response = jsonrpc::MakeErrorResponse(initialize.id, jsonrpc::Error{jsonrpc::kInternalError, "initialize produced no answer", nullptr});
+      return start;
+    }
+    start.response = std::move(*answer);
+    if (start.response.as_object().contains("error")) return start;
+    start.protocol_version = state.protocol_version;
+    start.handler = std::make_shared<ServerSessionHandler>(server_, std::move(state), context.notifier);
+    return start;
+  }
+
+ private:
+  const Server& server_;
+};
+
+}  // namespace
+
+SessionFactoryPtr MakeServerSessionFactory(const Server& server) { return std::make_shared<ServerSessionFactory>(server); }
+
+json::value ListChangedNotification(std::string_view list) {
+  return jsonrpc::MakeNotification("notifications/" + std::string(list) + "/list_changed", json::object{});
+}
+
+json::value ResourceUpdatedNotification(std::string_view uri) {
+  return jsonrpc::MakeNotification("notifications/resources/updated", json::object{{"uri", uri}});
 }
 
 }  // namespace tuna::mcp

@@ -12,8 +12,8 @@ namespace tuna::mcp {
 
 class StreamableHttpServer::Impl {
  public:
-  Impl(const Server& server, StreamableHttpOptions options, const HttpListenOptions& listen)
-      : handler_(server, std::move(options)) {
+  Impl(SessionFactoryPtr factory, StreamableHttpOptions options, const HttpListenOptions& listen)
+      : handler_(std::move(factory), std::move(options)) {
     net::HttpServerOptions http;
     http.io_threads = listen.io_threads == 0 ? 1 : listen.io_threads;
     http.worker_threads = listen.worker_threads == 0 ? 1 : listen.worker_threads;
@@ -30,10 +30,16 @@ class StreamableHttpServer::Impl {
 
 Result<StreamableHttpServerPtr> StreamableHttpServer::Make(const Server& server, StreamableHttpOptions options,
                                                            HttpListenOptions listen) {
+  return Make(MakeServerSessionFactory(server), std::move(options), listen);
+}
+
+Result<StreamableHttpServerPtr> StreamableHttpServer::Make(SessionFactoryPtr factory, StreamableHttpOptions options,
+                                                           HttpListenOptions listen) {
+  if (!factory) return InvalidArgument("a session factory is required", "factory");
   if (options.path.empty() || options.path.front() != '/') return InvalidArgument("MCP endpoint path must start with /", "path");
   if (options.session_idle_ttl.count() <= 0) return InvalidArgument("session_idle_ttl must be positive", "session_idle_ttl");
   if (options.max_sessions == 0) return InvalidArgument("max_sessions must be positive", "max_sessions");
-  return StreamableHttpServerPtr(new StreamableHttpServer(std::make_unique<Impl>(server, std::move(options), listen)));
+  return StreamableHttpServerPtr(new StreamableHttpServer(std::make_unique<Impl>(std::move(factory), std::move(options), listen)));
 }
 
 StreamableHttpServer::StreamableHttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -44,7 +50,10 @@ Status StreamableHttpServer::Start(const std::string& host, std::uint16_t port) 
 
 std::uint16_t StreamableHttpServer::port() const { return impl_->http_->port(); }
 
-void StreamableHttpServer::Stop() { impl_->http_->Stop(); }
+void StreamableHttpServer::Stop() {
+  impl_->http_->Stop();  // first: no request or stream runs into the handler after this
+  impl_->handler_.CloseAll();
+}
 
 std::size_t StreamableHttpServer::SessionCount() const { return impl_->handler_.SessionCount(); }
 

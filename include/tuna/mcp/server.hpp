@@ -1,7 +1,8 @@
 #pragma once
 /// tuna's MCP (Model Context Protocol) server core, independent of any transport: lifecycle
 /// (initialize with version negotiation, notifications/initialized, ping) and tools
-/// (tools/list with cursor paging, tools/call), resources (list, read) and prompts (list, get).
+/// (tools/list with cursor paging, tools/call), resources (list, read, templates, subscribe),
+/// prompts (list, get), logging/setLevel and completion/complete.
 /// Serves revisions 2025-06-18 and 2025-11-25.
 /// Transports (tuna/mcp/streamable_http.hpp) parse JSON-RPC and hand messages to Server.
 
@@ -55,24 +56,51 @@ struct ToolResult {
 };
 
 /// Sends one server-to-client message (a notification) while a request is being handled.
+/// Thread-safe when the transport provides it.
 using MessageSink = std::function<void(boost::json::value message)>;
+
+/// Sends a request to the client (sampling/createMessage, elicitation/create, roots/list) and
+/// waits for its answer: the result object, or a status (the client's error, timeout, session
+/// gone). Provided by the session (see MakeServerSessionFactory); may be empty.
+using ClientRequester = std::function<Result<boost::json::value>(std::string_view method, boost::json::value params)>;
 
 /// What a running tool can do besides returning: report progress when the client asked for it
 /// (params._meta.progressToken) and the transport can carry it (an SSE response).
 class ToolContext {
  public:
   ToolContext() = default;
-  ToolContext(boost::json::value progress_token, MessageSink sink)
-      : progress_token_(std::move(progress_token)), sink_(std::move(sink)) {}
+  /// `log_level`: the session's logging/setLevel level (empty: "info").
+  ToolContext(boost::json::value progress_token, MessageSink sink, std::string log_level = {},
+              ClientRequester requester = nullptr, boost::json::object client_capabilities = {})
+      : progress_token_(std::move(progress_token)),
+        sink_(std::move(sink)),
+        log_level_(std::move(log_level)),
+        requester_(std::move(requester)),
+        client_capabilities_(std::move(client_capabilities)) {}
   /// True when Progress() reaches the client.
   bool wants_progress() const { return sink_ && !progress_token_.is_null(); }
   /// Sends notifications/progress; `progress` must grow with each call. `total` <= 0: unknown.
   void Progress(double progress, double total = 0, std::string message = {}) const;
+  /// Sends notifications/message (MCP logging) at `level` ("debug" ... "emergency") when the
+  /// session's level lets it through and the transport can carry it; otherwise does nothing.
+  void Log(std::string_view level, boost::json::value data, std::string_view logger = {}) const;
+  /// True when the client declared `capability` ("sampling", "elicitation", "roots") in initialize.
+  bool ClientSupports(std::string_view capability) const { return client_capabilities_.contains(capability); }
+  /// Sends a request to the client and waits for its result. Unavailable when the session
+  /// cannot reach the client; FailedPrecondition when the client lacks the capability the
+  /// method needs; the client's JSON-RPC error as a status (message kept).
+  Result<boost::json::value> RequestClient(std::string_view method, boost::json::value params) const;
 
  private:
   boost::json::value progress_token_;
   MessageSink sink_;
+  std::string log_level_;
+  ClientRequester requester_;
+  boost::json::object client_capabilities_;
 };
+
+/// The severity rank of an MCP log level ("debug" 0 ... "emergency" 7); -1 when unknown.
+int LogLevelRank(std::string_view level);
 
 /// Runs a tool with its `arguments` (an object; empty when the client sent none). A non-OK
 /// status becomes a result with is_error = true carrying the status message. May block; may be
@@ -110,6 +138,21 @@ struct Resource {
   std::string mime_type;
   ResourceReader reader;
 };
+
+/// A family of resources addressed by an RFC 6570 level-1 URI template ("test://items/{id}"):
+/// listed by resources/templates/list; resources/read of a URI that matches (each {var} a
+/// non-empty run without '/') calls the reader with that URI.
+struct ResourceTemplate {
+  std::string uri_template;
+  std::string name;
+  std::string title;
+  std::string description;
+  std::string mime_type;
+  ResourceReader reader;
+};
+
+/// Matches `uri` against a level-1 URI template; the variables by name, or nullopt.
+std::optional<std::map<std::string, std::string>> MatchUriTemplate(std::string_view uri_template, std::string_view uri);
 
 struct PromptArgument {
   std::string name;
@@ -153,6 +196,9 @@ struct SessionState {
   bool initialized = false;      // notifications/initialized received
   boost::json::object client_info;
   boost::json::object client_capabilities;
+  std::string log_level;                   // logging/setLevel; empty: "info"
+  std::vector<std::string> subscriptions;  // resources/subscribe URIs (bounded)
+  ClientRequester requester;               // server-to-client requests; empty: none
 };
 
 class Server;
@@ -174,6 +220,9 @@ class Server {
   /// Adds a resource. InvalidArgument without uri, name or reader; AlreadyExists for a
   /// duplicate URI.
   Status AddResource(Resource resource);
+  /// Adds a resource template. InvalidArgument without uri_template, name or reader;
+  /// AlreadyExists for a duplicate template.
+  Status AddResourceTemplate(ResourceTemplate resource_template);
   /// Adds a prompt. InvalidArgument without name or handler; AlreadyExists for a duplicate.
   Status AddPrompt(Prompt prompt);
   /// Names of the registered tools, in registration order.
@@ -195,6 +244,8 @@ class Server {
   Result<boost::json::value> CallTool(const boost::json::value& params, const SessionState& state,
                                       const MessageSink& sink) const;
   Result<boost::json::value> ListResources(const boost::json::value& params) const;
+  Result<boost::json::value> ListResourceTemplates(const boost::json::value& params) const;
+  Result<boost::json::value> Subscribe(const jsonrpc::Message& message, SessionState& state) const;
   std::optional<boost::json::value> ReadResource(const jsonrpc::Message& message) const;
   Result<boost::json::value> ListPrompts(const boost::json::value& params) const;
   Result<boost::json::value> GetPrompt(const boost::json::value& params) const;
@@ -202,6 +253,7 @@ class Server {
   ServerOptions options_;
   std::vector<Tool> tools_;
   std::vector<Resource> resources_;
+  std::vector<ResourceTemplate> resource_templates_;
   std::vector<Prompt> prompts_;
   jsonrpc::Dispatcher dispatcher_;  // methods that do not depend on the session
 };

@@ -1,9 +1,11 @@
 #pragma once
-/// The MCP Streamable HTTP transport (revisions 2025-06-18 and 2025-11-25) serving a
-/// tuna::mcp::Server on tuna's own HTTP server: one endpoint, POST for client messages (JSON
-/// answers, or an SSE stream for tool calls that report progress),
-/// DELETE to end a session, Mcp-Session-Id sessions with an idle TTL and a bound on their
-/// number, MCP-Protocol-Version checks and Origin validation. See docs/mcp.md.
+/// The MCP Streamable HTTP transport (revisions 2025-06-18 and 2025-11-25) serving a static
+/// tuna::mcp::Server or per-session handlers from a SessionFactory (tuna/mcp/session.hpp) on
+/// tuna's own HTTP server: one endpoint, POST for client messages (JSON answers, or SSE streams
+/// when a request sends notifications), GET for the session's standalone SSE stream of
+/// server-initiated messages, event ids and resumption with Last-Event-ID, DELETE to end a
+/// session, Mcp-Session-Id sessions with an idle TTL and a bound on their number,
+/// MCP-Protocol-Version checks and Host/Origin validation. See docs/mcp.md.
 
 #include <chrono>
 #include <cstddef>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "tuna/mcp/server.hpp"
+#include "tuna/mcp/session.hpp"
 #include "tuna/status.hpp"
 
 namespace tuna::mcp {
@@ -38,6 +41,14 @@ struct StreamableHttpOptions {
   /// threads, with at most `max_queued_streams` waiting (beyond: a -32603 "busy" error event).
   std::size_t stream_threads = 4;
   std::size_t max_queued_streams = 256;
+  /// Events each SSE stream keeps for replay to a client that reconnects with Last-Event-ID
+  /// (and, on the standalone stream, server-initiated messages waiting while no GET is open).
+  /// Beyond it the oldest are dropped; a resume from before them restarts from the oldest kept.
+  std::size_t replay_buffer_events = 256;
+  /// Finished POST streams a session keeps for resumption (the oldest are forgotten first).
+  std::size_t max_retained_streams = 16;
+  /// The reconnection delay announced in the priming event (`retry:`) of 2025-11-25 sessions.
+  std::chrono::milliseconds sse_retry{1000};
   /// The clock for session expiry; tests inject their own. Null: std::chrono::steady_clock.
   std::function<std::chrono::steady_clock::time_point()> clock;
 };
@@ -58,6 +69,9 @@ class StreamableHttpServer {
   /// Builds the transport for `server`, which must outlive it.
   static Result<StreamableHttpServerPtr> Make(const Server& server, StreamableHttpOptions options,
                                               HttpListenOptions listen = {});
+  /// Builds the transport for per-session handlers made by `factory`.
+  static Result<StreamableHttpServerPtr> Make(SessionFactoryPtr factory, StreamableHttpOptions options,
+                                              HttpListenOptions listen = {});
   ~StreamableHttpServer();  // Stop()s
   StreamableHttpServer(const StreamableHttpServer&) = delete;
   StreamableHttpServer& operator=(const StreamableHttpServer&) = delete;
@@ -66,7 +80,7 @@ class StreamableHttpServer {
   Status Start(const std::string& host, std::uint16_t port);
   /// The bound port after Start().
   std::uint16_t port() const;
-  /// Stops serving; idempotent.
+  /// Stops serving and ends every session (each SessionHandler is Close()d); idempotent.
   void Stop();
   /// Live sessions (after dropping expired ones).
   std::size_t SessionCount() const;
