@@ -239,9 +239,14 @@ class StdioTransport final : public ClientTransport {
     char chunk[65536];
     while (out_open) {
       struct pollfd fds[3] = {{out_fd, POLLIN, 0}, {err_open ? err_fd : -1, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-      int rc = ::poll(fds, 3, -1);
+      // A timeout, to notice a child that died while its own children keep stdout open.
+      int rc = ::poll(fds, 3, 250);
       if (rc < 0 && errno == EINTR) continue;
       if (rc < 0) break;
+      if (rc == 0) {
+        if (child->TryWait()) break;
+        continue;
+      }
       if (fds[2].revents != 0) break;  // Close()
       if (fds[0].revents != 0) {
         ssize_t n = ::read(out_fd, chunk, sizeof chunk);
@@ -263,6 +268,15 @@ class StdioTransport final : public ClientTransport {
       }
     }
 
+    if (out_open) {  // the child died first: keep what it wrote before that
+      ::fcntl(out_fd, F_SETFL, ::fcntl(out_fd, F_GETFL) | O_NONBLOCK);
+      for (;;) {
+        ssize_t n = ::read(out_fd, chunk, sizeof chunk);
+        if (n <= 0) break;
+        out_buffer.append(chunk, static_cast<std::size_t>(n));
+        ConsumeLines(out_buffer, skipping);
+      }
+    }
     stopping_ = true;
     bool closing;
     {
@@ -332,8 +346,11 @@ class StdioTransport final : public ClientTransport {
     if (line.find_first_not_of(" \t") == std::string_view::npos) return;
     jsonrpc::ParseResult parsed = jsonrpc::ParseMessage(line);
     if (!parsed.ok()) {
-      spdlog::warn("mcp client: MCP server process {} wrote a line that is not a JSON-RPC message ({}): {}", name_,
-                   parsed.error.message, line.substr(0, 200));
+      // Skipped, not fatal (some servers print banners on stdout); logged loudly only at first.
+      std::size_t n = ++garbage_lines_;
+      auto level = n <= 10 || n % 1000 == 0 ? spdlog::level::warn : spdlog::level::debug;
+      spdlog::log(level, "mcp client: MCP server process {} wrote a line that is not a JSON-RPC message ({}, {} so far): {}",
+                  name_, parsed.error.message, n, line.substr(0, 200));
       return;
     }
     jsonrpc::Message& message = *parsed.message;
@@ -416,6 +433,7 @@ class StdioTransport final : public ClientTransport {
   IncomingHandler incoming_;
   std::map<std::string, std::shared_ptr<Pending>> pending_;
   std::string last_stderr_;
+  std::size_t garbage_lines_ = 0;  // I/O thread only
 };
 
 }  // namespace
