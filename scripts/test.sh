@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 npm ci --prefix tests/interop/mcp --no-audit --no-fund  # the official MCP SDK for the interop test
+npm ci --prefix tests/interop/mcp-everything --no-audit --no-fund  # the MCP reference server for the client tests
 # The S3 artifact tests run against a real moto_server (an AWS-compatible server from PyPI).
 python3 -c 'import moto.server' 2>/dev/null || python3 -m pip install --quiet 'moto[server]'
 bash scripts/build.sh
