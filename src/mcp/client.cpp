@@ -38,7 +38,8 @@ std::optional<json::object> ObjectField(const json::object& o, std::string_view 
 
 Deadline DeadlineFor(const CallOptions& call, const ClientOptions& client) {
   auto timeout = call.timeout.count() > 0 ? call.timeout : client.request_timeout;
-  if (timeout.count() <= 0) return Deadline::max();
+  // "No timeout" is a far deadline, not time_point::max(): condition waits convert it.
+  if (timeout.count() <= 0 || timeout > std::chrono::hours(24 * 365)) timeout = std::chrono::hours(24 * 365);
   return Clock::now() + timeout;
 }
 

@@ -168,9 +168,10 @@ class HttpTransport final : public ClientTransport {
     TUNA_RETURN_IF_ERROR(Perform(ex));
 
     if (ex.status < 200 || ex.status >= 300) {
+      if (SessionGone(ex, session_used)) return HttpError(ex, session_used);
       // A JSON-RPC error naming this request is its answer, whatever the HTTP status.
       jsonrpc::ParseResult parsed = jsonrpc::ParseMessage(ex.body_out);
-      if (ex.status != 404 && parsed.ok() && parsed.message->kind == jsonrpc::MessageKind::kErrorResponse &&
+      if (parsed.ok() && parsed.message->kind == jsonrpc::MessageKind::kErrorResponse &&
           parsed.message->id == id) {
         return std::move(*parsed.message);
       }
@@ -364,15 +365,30 @@ class HttpTransport final : public ClientTransport {
     return Unavailable("cannot reach MCP server at " + options_.url + ": " + what);
   }
 
+  // The server no longer knows the session: 404 (the spec), or a 400 whose message is about
+  // the session ("No valid session ID provided" is what SDK-based servers answer for an unknown
+  // or terminated session).
+  static bool SessionGone(const Exchange& ex, const std::string& session_used) {
+    if (session_used.empty()) return false;
+    if (ex.status == 404) return true;
+    if (ex.status != 400) return false;
+    std::string body = ErrorBodyMessage(ex.body_out);
+    std::transform(body.begin(), body.end(), body.begin(), [](unsigned char c) { return std::tolower(c); });
+    for (std::string_view phrase : {"session id", "session not found", "unknown session", "invalid session", "session expired"}) {
+      if (body.find(phrase) != std::string::npos) return true;
+    }
+    return false;
+  }
+
   Status HttpError(const Exchange& ex, const std::string& session_used) const {
     std::string detail = " from MCP server at " + options_.url;
     std::string body = ErrorBodyMessage(ex.body_out);
     if (!body.empty()) detail += ": " + body;
+    if (SessionGone(ex, session_used)) {
+      return NotFound("MCP session " + session_used + " expired or was terminated (HTTP " + std::to_string(ex.status) + detail + ")");
+    }
     switch (ex.status) {
       case 404:
-        if (!session_used.empty()) {
-          return NotFound("MCP session " + session_used + " expired or was terminated (HTTP 404" + detail + ")");
-        }
         return FailedPrecondition("no MCP endpoint (HTTP 404" + detail + ")");
       case 400:
         return InvalidArgument("HTTP 400" + detail);

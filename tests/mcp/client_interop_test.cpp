@@ -192,11 +192,8 @@ bool Listening(int port) {
   return ok;
 }
 
-TEST(McpClientEverything, StreamableHttp) {
-  REQUIRE_EVERYTHING(node);
-  testing::TempDir dir;
-  int port = FreePort();
-  ASSERT_GT(port, 0);
+// Starts `node index.js streamableHttp` on `port` and waits until it accepts connections.
+Result<sandbox::ProcessPtr> StartHttpEverything(const std::string& node, int port, const testing::TempDir& dir) {
   sandbox::ProcessSpec spec;
   spec.argv = {node, EverythingScript().string(), "streamableHttp"};
   spec.env = {{"PATH", std::getenv("PATH") ? std::getenv("PATH") : "/usr/local/bin:/usr/bin:/bin"},
@@ -204,30 +201,49 @@ TEST(McpClientEverything, StreamableHttp) {
               {"PORT", std::to_string(port)}};
   spec.cwd = dir.path();
   spec.log_file = dir / "server.log";
-  auto server = sandbox::Process::Spawn(spec);
-  ASSERT_TRUE(server.ok()) << server.status().ToString();
-  bool up = false;
-  for (int i = 0; i < 300 && !up; ++i) {
-    up = Listening(port);
-    if (!up) std::this_thread::sleep_for(100ms);
-    ASSERT_FALSE((*server)->TryWait().has_value()) << "server-everything exited at start";
+  TUNA_ASSIGN_OR_RETURN(sandbox::ProcessPtr server, sandbox::Process::Spawn(spec));
+  for (int i = 0; i < 300; ++i) {
+    if (Listening(port)) return server;
+    if (server->TryWait()) return Internal("server-everything exited at start; see " + (dir / "server.log").string());
+    std::this_thread::sleep_for(100ms);
   }
-  ASSERT_TRUE(up) << "server-everything did not listen on port " << port;
+  return DeadlineExceeded("server-everything did not listen on port " + std::to_string(port));
+}
+
+TEST(McpClientEverything, StreamableHttp) {
+  REQUIRE_EVERYTHING(node);
+  testing::TempDir dir;
+  int port = FreePort();
+  ASSERT_GT(port, 0);
+  auto server = StartHttpEverything(node, port, dir);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
 
   HttpTransportOptions options;
   options.url = "http://127.0.0.1:" + std::to_string(port) + "/mcp";
   options.headers = {{"X-Request-Id", "tuna-interop"}};
+  options.reconnect_delay = 200ms;
   auto transport = MakeHttpTransport(options);
   ASSERT_TRUE(transport.ok());
   auto client = Client::Connect(std::move(*transport));
   ASSERT_TRUE(client.ok()) << client.status().ToString();
   ExerciseEverything(**client);
 
-  // A new session on the same transport: the old one is dropped, calls go on over the new one.
+  // A new session on demand: calls go on over it.
   std::uint64_t generation = (*client)->session_generation();
   ASSERT_TRUE((*client)->Reinitialize().ok());
   EXPECT_EQ((*client)->session_generation(), generation + 1);
   EXPECT_TRUE((*client)->Ping().ok());
+
+  // The server restarts and forgets every session; it answers the old id with 400 "No valid
+  // session ID provided" (not the spec's 404). The client initializes again by itself.
+  (*server)->KillGroup(SIGTERM);
+  ASSERT_TRUE((*server)->Wait(10s).has_value());
+  server = StartHttpEverything(node, port, dir);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto echo = (*client)->CallTool("echo", {{"message", "after restart"}});
+  ASSERT_TRUE(echo.ok()) << echo.status().ToString();
+  EXPECT_NE(std::string(echo->content.at(0).at("text").as_string()).find("after restart"), std::string::npos);
+  EXPECT_EQ((*client)->session_generation(), generation + 2);
   (*client)->Close();
   (*server)->KillGroup(SIGTERM);
   (*server)->Wait(5s);
