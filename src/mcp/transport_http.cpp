@@ -250,6 +250,7 @@ class HttpTransport final : public ClientTransport {
 
   void ResetSession() override {
     StopEventStream();
+    if (!closed_) DeleteSession();  // a session given up on purpose should not linger on the server
     std::lock_guard lock(mu_);
     session_id_.clear();
     protocol_version_.clear();
@@ -258,6 +259,11 @@ class HttpTransport final : public ClientTransport {
   void Close() override {
     if (closed_.exchange(true)) return;
     StopEventStream();
+    DeleteSession();
+  }
+
+ private:
+  void DeleteSession() {
     std::string session;
     {
       std::lock_guard lock(mu_);
@@ -277,7 +283,6 @@ class HttpTransport final : public ClientTransport {
     }
   }
 
- private:
   std::vector<std::string> Headers(std::string_view accept, const RequestContext& context, std::string* session_used,
                                    bool is_initialize) {
     std::vector<std::string> headers;
