@@ -188,10 +188,12 @@ class HttpTransport final : public ClientTransport {
       response = std::move(*parsed.message);
     }
     // An SSE stream that ended before the response: resume it with GET + Last-Event-ID.
-    for (int attempt = 0; !response && attempt < options_.max_resume_attempts; ++attempt) {
-      std::string last_id = ex.parser.last_event_id();
-      if (last_id.empty()) break;
-      auto delay = std::chrono::milliseconds(ex.parser.retry_ms().value_or(options_.reconnect_delay.count()));
+    // A server may close the stream at will once it has sent an event id (SEP-1699 polling):
+    // only attempts that brought no new event count against max_resume_attempts.
+    std::string last_id = ex.parser.last_event_id();
+    std::optional<long> retry_ms = ex.parser.retry_ms();
+    for (int idle_attempts = 0; !response && !last_id.empty() && idle_attempts < options_.max_resume_attempts;) {
+      auto delay = std::chrono::milliseconds(retry_ms.value_or(options_.reconnect_delay.count()));
       if (Clock::now() + delay >= context.deadline) break;
       if (!SleepUnlessClosed(delay)) return Status(StatusCode::kCancelled, "MCP transport is closed");
       Exchange resume;
@@ -205,7 +207,13 @@ class HttpTransport final : public ClientTransport {
         return Unavailable("MCP SSE stream for request " + json::serialize(id) + " ended early and resuming it failed (HTTP " +
                            std::to_string(resume.status) + ")");
       }
-      ex.parser = std::move(resume.parser);
+      if (resume.parser.retry_ms()) retry_ms = resume.parser.retry_ms();
+      if (!resume.parser.last_event_id().empty() && resume.parser.last_event_id() != last_id) {
+        last_id = resume.parser.last_event_id();
+        idle_attempts = 0;
+      } else {
+        ++idle_attempts;
+      }
     }
     if (!response) {
       if (Clock::now() >= context.deadline) return DeadlineExceeded("MCP request " + json::serialize(id) + " timed out");

@@ -96,7 +96,8 @@ struct HttpTransportOptions {
   /// failed attempt up to `max_reconnect_delay`.
   std::chrono::milliseconds reconnect_delay{std::chrono::seconds(1)};
   std::chrono::milliseconds max_reconnect_delay{std::chrono::seconds(30)};
-  /// Attempts to resume a POST's SSE stream (GET with Last-Event-ID) that ended before its response.
+  /// Attempts in a row that bring no new event when resuming a POST's SSE stream (GET with
+  /// Last-Event-ID) that ended before its response.
   int max_resume_attempts = 3;
   /// Largest JSON body or SSE event accepted.
   std::size_t max_message_bytes = 16 << 20;
