@@ -111,11 +111,11 @@ void ExerciseEverything(Client& client) {
   ASSERT_TRUE(templates.ok()) << templates.status().ToString();
   ASSERT_FALSE(templates->empty());
   EXPECT_NE(templates->at(0).uri_template.find("{id}"), std::string::npos);
-  auto text = client.ReadResource("test://static/resource/2");
+  auto text = client.ReadResource("test://static/resource/1");  // odd: text
   ASSERT_TRUE(text.ok()) << text.status().ToString();
   ASSERT_EQ(text->size(), 1u);
   EXPECT_TRUE(text->at(0).text.has_value());
-  auto blob = client.ReadResource("test://static/resource/1");
+  auto blob = client.ReadResource("test://static/resource/2");  // even: base64 blob
   ASSERT_TRUE(blob.ok()) << blob.status().ToString();
   ASSERT_EQ(blob->size(), 1u);
   EXPECT_TRUE(blob->at(0).blob.has_value());
