@@ -124,11 +124,17 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 }
 
 // The message of a JSON-RPC error body, if the body is one.
+// The message of a JSON-RPC error body (even one without an id, as some servers send), else
+// the start of the body.
 std::string ErrorBodyMessage(const std::string& body) {
-  jsonrpc::ParseResult parsed = jsonrpc::ParseMessage(body);
-  if (parsed.ok() && parsed.message->kind == jsonrpc::MessageKind::kErrorResponse) return parsed.message->error.message;
-  std::string text = body.substr(0, 200);
-  return text;
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (!ec && v.is_object()) {
+    const json::value* error = v.get_object().if_contains("error");
+    const json::value* message = error != nullptr && error->is_object() ? error->get_object().if_contains("message") : nullptr;
+    if (message != nullptr && message->is_string()) return std::string(message->get_string());
+  }
+  return body.substr(0, 200);
 }
 
 class HttpTransport final : public ClientTransport {
