@@ -275,6 +275,24 @@ TEST(McpClientFunction, ServerRequestsGetPingAnswersAndMethodNotFound) {
   EXPECT_EQ(notes[0], "notifications/tools/list_changed");
 }
 
+TEST(McpClientFunction, InFlightBoundMakesExtraCallsWaitUntilTheirDeadline) {
+  Gate gate;
+  ServerPtr server = MakeServer(&gate);
+  ASSERT_TRUE(server);
+  ClientOptions options;
+  options.max_in_flight = 1;
+  auto client = Client::Connect(InProcess(*server), options);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  std::thread busy([&] { EXPECT_TRUE((*client)->CallTool("hang").ok()); });
+  while (gate.entered.load() == 0) std::this_thread::sleep_for(5ms);
+  Status waited = (*client)->Ping({.timeout = 200ms});
+  EXPECT_EQ(waited.code(), StatusCode::kDeadlineExceeded) << waited.ToString();
+  EXPECT_NE(waited.message().find("in flight"), std::string::npos) << waited.message();
+  gate.Open();
+  busy.join();
+  EXPECT_TRUE((*client)->Ping().ok());  // the slot is free again
+}
+
 TEST(McpClientHttp, AgainstTunaServer) {
   HttpServer s(MakeServer());
   ASSERT_TRUE(s.http);
