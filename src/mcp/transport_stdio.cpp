@@ -135,6 +135,9 @@ class StdioTransport final : public ClientTransport {
     std::unique_lock lock(mu_);
     if (s.ok()) {
       cv_.wait_until(lock, context.deadline, [&] { return pending->response.has_value() || !broken_.ok(); });
+    } else if (s.code() == StatusCode::kUnavailable) {
+      // EPIPE: the child is dying; its exit status explains more than the pipe does.
+      cv_.wait_for(lock, std::chrono::seconds(1), [&] { return !broken_.ok(); });
     }
     pending_.erase(key);
     if (pending->response) return std::move(*pending->response);
