@@ -6,6 +6,7 @@ bash scripts/install-deps.sh
 npm ci --prefix tests/interop/mcp --no-audit --no-fund  # the official MCP SDK for the interop test
 npm ci --prefix tests/interop/a2a --no-audit --no-fund  # the official A2A JS SDK (1.x and 0.3.x) for the A2A interop test
 npm ci --prefix tests/interop/conformance --no-audit --no-fund  # the official MCP conformance suite (McpServerConformance)
+npm ci --prefix tests/interop/mcp-everything --no-audit --no-fund  # the MCP reference server for the client tests
 # The S3 artifact tests run against a real moto_server (an AWS-compatible server from PyPI).
 python3 -c 'import moto.server' 2>/dev/null || python3 -m pip install --quiet 'moto[server]'
 bash scripts/build.sh
