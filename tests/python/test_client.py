@@ -224,3 +224,32 @@ def test_discovery_events_and_version(client):
     assert client.version() == tuna.__version__
     client.apply(memory("with-events"))
     assert isinstance(client.events("AgentMemory", "with-events"), list)
+
+
+def test_ctrl_c_interrupts_a_blocked_watch(tuna_server):
+    # A program iterating a quiet watch gets KeyboardInterrupt on SIGINT, as Python code expects.
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tuna\n"
+        f"c = tuna.Client({tuna_server.url!r}, {tuna_server.token!r})\n"
+        "w = c.watch('AgentMemory', label_selector='never=set')\n"
+        "print('watching', flush=True)\n"
+        "try:\n"
+        "    for e in w: pass\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n"
+        "    w.close()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=tuna_server.env())
+    try:
+        assert proc.stdout.readline().strip() == "watching"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert out.strip() == "interrupted" and proc.returncode == 0
