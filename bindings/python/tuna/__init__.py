@@ -13,6 +13,8 @@ See docs/python.md.
 
 from __future__ import annotations
 
+from typing import Any, Dict, List
+
 from . import _tuna
 from .client import ApplyResult, Client, Watch, WatchEvent, canonical_kind, qualified_name
 from .codec import decode, decode_file, load_yaml, to_yaml, validate
@@ -41,7 +43,7 @@ __version__: str = _tuna.__version__
 API_VERSION = "tuna.ai/v1alpha1"
 
 
-def kinds() -> list:
+def kinds() -> List[Dict[str, Any]]:
     """The nine kinds: dicts with kind, plural, singular, short_names, namespaced."""
     return _tuna.kinds()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Dict, Mapping, Optional
 
 from . import _tuna
 from .errors import FailedPreconditionError, TunaError
@@ -63,7 +63,7 @@ def _read_token(path: str, source: str) -> str:
     return token
 
 
-def _load_file(path: str) -> dict:
+def _load_file(path: str) -> Dict[str, str]:
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -80,7 +80,7 @@ def _load_file(path: str) -> dict:
     doc = docs[0]
     if not isinstance(doc, dict):
         raise FailedPreconditionError(f"config file {path}: expected a mapping of settings")
-    out = {}
+    out: Dict[str, str] = {}
     for key, value in doc.items():
         if key not in _KEYS:
             raise FailedPreconditionError(
@@ -105,7 +105,7 @@ def resolve(
     """Resolves the settings as `tuna --server/--token/--token-file/-n/--config` would."""
     env = os.environ if env is None else env
     config_path = config if config is not None else default_config_path(env)
-    file: dict = {}
+    file: Dict[str, str] = {}
     loaded = False
     if config_path:
         if os.path.exists(config_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from . import _config, _tuna
 from .codec import Resource, decode_any, manifest_files
@@ -107,7 +107,7 @@ def _for_create(obj: Resource) -> Resource:
     return out
 
 
-def _user_fields(obj: Resource) -> tuple:
+def _user_fields(obj: Resource) -> Tuple[Any, Any, Any, Any]:
     meta = obj.get("metadata", {})
     spec = obj.get("spec") or {}  # an absent spec and an empty one mean the same
     return (spec, meta.get("labels") or {}, meta.get("annotations") or {}, meta.get("ownerReferences") or [])
@@ -193,7 +193,8 @@ class Client:
         """Every object of a kind in a namespace (or all of them), ordered by namespace and name;
         ``label_selector`` takes Kubernetes syntax (``app=echo,tier!=web``)."""
         ns = "" if all_namespaces else self._ns(namespace)
-        return self._native.list(canonical_kind(kind), ns, label_selector or "", page_size, "", True)["items"]
+        items: List[Resource] = self._native.list(canonical_kind(kind), ns, label_selector or "", page_size, "", True)["items"]
+        return items
 
     def list_page(
         self,

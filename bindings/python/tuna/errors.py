@@ -8,7 +8,7 @@ failure (``LookupError`` for NotFoundError, ``ValueError`` for InvalidArgumentEr
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Type
+from typing import Dict, Optional, Tuple, Type
 
 
 class TunaError(Exception):
@@ -35,7 +35,7 @@ class TunaError(Exception):
             return f"{type(self).__name__}({self.message!r}, field={self.field!r})"
         return f"{type(self).__name__}({self.message!r})"
 
-    def __reduce__(self):  # pickles (e.g. across multiprocessing) with its field
+    def __reduce__(self) -> Tuple[Type["TunaError"], Tuple[str, Optional[str]]]:  # pickles (e.g. across multiprocessing) with its field
         return (type(self), (self.message, self.field))
 
 
