@@ -19,3 +19,16 @@ example_dir=$(mktemp -d)
 rm -rf "$example_dir"
 cd build
 ctest --output-on-failure -j "$(nproc)" --timeout 300
+cd ..
+# The Python package (docs/python.md). The wheel links build/libtuna.a, just built from this tree,
+# instead of compiling the library a second time (a plain `pip install .` compiles it); its own
+# CMake tree keeps that setting away from `pip install .`'s. --no-build-isolation: scikit-build-core
+# and pybind11 come from this interpreter, not a fresh download into a temporary env every run.
+python3 -c 'import scikit_build_core, pybind11, pytest' 2>/dev/null ||
+  python3 -m pip install --quiet --root-user-action=ignore scikit-build-core pybind11 pytest
+rm -rf build/python-dist
+python3 -m pip wheel . --quiet --no-build-isolation --no-deps -w build/python-dist \
+  -C build-dir=build/python-ci -C cmake.define.TUNA_PYTHON_PREBUILT_LIBRARY="$PWD/build/libtuna.a"
+python3 -m pip install --quiet --root-user-action=ignore --force-reinstall --no-deps build/python-dist/tuna-*.whl
+# test_install puts the same wheel into a fresh virtual environment.
+TUNA_WHEEL=$(echo build/python-dist/tuna-*.whl) TUNA_BINARY="$PWD/build/tuna" python3 -m pytest tests/python -q
