@@ -150,6 +150,15 @@ struct Write {
   bool exists = false;
 };
 
+// Prefixes every line of `text` (multi-line problem lists keep their ref on each line).
+std::string PrefixLines(const std::string& prefix, const std::string& text) {
+  std::string out;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) out += (out.empty() ? "" : "\n") + prefix + line;
+  return out;
+}
+
 std::string Lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -845,7 +854,7 @@ class GitService::Impl {
     if (u.new_id == kZeroId) return std::optional<Plan>();  // deletions: post-receive decides
     TUNA_ASSIGN_OR_RETURN(std::string commit, PeelToCommit(dir, u.new_id, env));
     auto yaml = ReadTunaYaml(dir, commit, env);
-    if (!yaml.ok()) return Status(yaml.status().code(), u.ref + ": " + yaml.status().message());
+    if (!yaml.ok()) return Status(yaml.status().code(), PrefixLines(u.ref + ": ", yaml.status().message()));
     Plan plan{std::move(*yaml), is_branch ? "staging" : "production", u.ref, commit, {}};
     const std::string what = plan.yaml.kind + " " + plan.yaml.name;
     if (!plan.yaml.staged()) {
@@ -865,7 +874,7 @@ class GitService::Impl {
         return InvalidArgument(u.ref + ": " + plan.yaml.Problem("spec.openapi.file", text.status().message()));
       }
       auto doc = ParseOpenApiDocument(plan.yaml, *text);
-      if (!doc.ok()) return InvalidArgument(u.ref + ": " + doc.status().message());
+      if (!doc.ok()) return InvalidArgument(PrefixLines(u.ref + ": ", doc.status().message()));
       plan.document = std::move(*doc);
       return std::optional<Plan>(std::move(plan));
     }

@@ -301,11 +301,13 @@ Result<TunaYaml> ParseTunaYaml(std::string_view text) {
     if (!out.name.empty() && !IsDnsLabel(out.name)) {
       rd.Add("name", "invalid name \"" + out.name + "\": lower-case letters, digits and '-', at most 63");
     }
-    if (const json::object* spec = rd.Obj(root, "", "spec", true); spec != nullptr && known_kind) {
+    if (const json::object* spec = rd.Obj(root, "", "spec", true); spec != nullptr) {
+      // An unknown or missing kind: the spec is still checked, as an agent's.
+      const std::string& as = known_kind ? out.kind : std::string(kKindAgent);
       out.branch = rd.Str(*spec, "spec", "branch", false);
-      if (spec->contains("tagPattern") && out.kind != kKindHttpTool) out.tag_pattern = rd.Str(*spec, "spec", "tagPattern", true);
-      if (out.kind == kKindAgent) ParseAgent(*spec, out, rd);
-      else if (out.kind == kKindMcpServer) ParseMcpServer(*spec, out, rd);
+      if (spec->contains("tagPattern") && as != kKindHttpTool) out.tag_pattern = rd.Str(*spec, "spec", "tagPattern", true);
+      if (as == kKindAgent) ParseAgent(*spec, out, rd);
+      else if (as == kKindMcpServer) ParseMcpServer(*spec, out, rd);
       else ParseHttpTool(*spec, out, rd);
       if (out.kind == kKindHttpTool && out.branch.empty()) out.branch = "main";
     }

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "gitops/tuna_yaml.hpp"
+#include "support/files.hpp"
 
 namespace tuna::gitops {
 namespace {
@@ -140,7 +143,13 @@ TEST(GitTunaYaml, HttpTool) {
   EXPECT_NE(m.find("tuna.yaml:4: spec.openapi.url: unknown field (known: file)"), std::string::npos) << m;
   EXPECT_NE(m.find("tuna.yaml:4: spec.openapi.file: required field is missing"), std::string::npos) << m;
   EXPECT_NE(m.find("tuna.yaml:6: spec.tagPattern: not supported: HTTP tools have no stages"), std::string::npos) << m;
-  EXPECT_NE(m.find("tuna.yaml:5: spec.baseUrl: "), std::string::npos) << m;
+  EXPECT_NE(m.find("tuna.yaml:8: spec.credentials.type: "), std::string::npos) << m;
+  auto url = ParseTunaYaml("kind: http-tool\nname: petstore\nspec:\n  openapi: {file: a.yaml}\n  baseUrl: ftp://x\n");
+  ASSERT_FALSE(url.ok());
+  EXPECT_NE(url.status().message().find("tuna.yaml:5: spec.baseUrl: "), std::string::npos) << url.status().message();
+  auto escape = ParseTunaYaml("kind: http-tool\nname: petstore\nspec:\n  openapi: {file: ../etc/passwd}\n");
+  ASSERT_FALSE(escape.ok());
+  EXPECT_NE(escape.status().message().find("tuna.yaml:4: spec.openapi.file: "), std::string::npos) << escape.status().message();
 }
 
 TEST(GitTunaYaml, AgentCatalogueAndBindings) {
@@ -189,6 +198,26 @@ TEST(GitTunaYaml, AgentCatalogueAndBindings) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.status().message().find("tuna.yaml:8: spec.catalogue.colour: "), std::string::npos)
       << unknown.status().message();
+}
+
+// The repository templates in examples/repos parse as they are (each could be pushed as is).
+TEST(GitTunaYaml, ExampleRepositoriesAreValid) {
+  const std::string root = std::string(TUNA_SOURCE_DIR) + "/examples/repos/";
+  for (const std::string kind : {"agent", "mcp-server", "http-tool"}) {
+    auto y = ParseTunaYaml(testing::ReadFile(root + kind + "/tuna.yaml"));
+    ASSERT_TRUE(y.ok()) << kind << ": " << y.status().message();
+    EXPECT_EQ(y->kind, kind);
+    if (kind == "agent") {
+      EXPECT_TRUE(y->catalogue.has_value());
+      EXPECT_TRUE(y->bindings.has_value());
+      EXPECT_TRUE(std::filesystem::exists(root + "agent/" + y->entrypoint.substr(0, y->entrypoint.find(':'))));
+    } else if (kind == "mcp-server") {
+      EXPECT_TRUE(std::filesystem::exists(root + "mcp-server/" + y->command.at(1)));
+    } else {
+      auto doc = ParseOpenApiDocument(*y, testing::ReadFile(root + "http-tool/" + y->openapi_file));
+      EXPECT_TRUE(doc.ok()) << doc.status().message();
+    }
+  }
 }
 
 TEST(GitTunaYaml, DnsLabels) {
