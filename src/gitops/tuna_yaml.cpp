@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "tuna/admission.hpp"
+#include "tuna/openapi.hpp"
 #include "tuna/resources/codec.hpp"
 #include "tuna/resources/object.hpp"
 
@@ -362,6 +363,23 @@ Result<json::object> ParseOpenApiDocument(const TunaYaml& yaml, std::string_view
       }
     }
     if (!problems.empty()) return InvalidArgument(problems);
+    // What the gateway will do with it: version and `info` checks, every operation listed with
+    // its `$ref`s resolved, the allowlist applied. Refused here rather than when first served.
+    auto named = [&](const Status& st) {
+      const std::string& m = st.message();
+      return InvalidArgument(m.rfind(name, 0) == 0 ? m : name + ": " + m);
+    };
+    auto loaded = openapi::DocumentFromJson(doc.value, name);
+    if (!loaded.ok()) return named(loaded.status());
+    openapi::ConvertOptions convert;
+    if (const auto* ops = yaml.tool.if_contains("operations"); ops && ops->is_array()) {
+      for (const auto& op : ops->get_array()) {
+        if (op.is_string()) convert.operations.emplace_back(op.get_string());
+      }
+    }
+    auto listed = openapi::ListOperations(*loaded, convert);
+    if (!listed.ok()) return named(listed.status());
+    if (listed->empty()) return InvalidArgument(name + ": the document has no operations");
     return o;
   } catch (const std::exception& e) {
     return InvalidArgument(name + ": " + e.what());

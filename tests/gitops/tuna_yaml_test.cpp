@@ -118,7 +118,7 @@ TEST(GitTunaYaml, HttpTool) {
   ASSERT_TRUE(parsed.ok()) << parsed.status().message();
   EXPECT_EQ(parsed->at("info").at("title").as_string(), "Pets");
   // JSON is accepted too.
-  EXPECT_TRUE(ParseOpenApiDocument(*y, R"({"openapi": "3.1.0", "paths": {"/pet/{petId}": {"get": {"operationId": "getPetById"}},
+  EXPECT_TRUE(ParseOpenApiDocument(*y, R"({"openapi": "3.1.0", "info": {"title": "Pets", "version": "1"}, "paths": {"/pet/{petId}": {"get": {"operationId": "getPetById"}},
       "/pet/findByStatus": {"get": {}}}})").ok());
 
   // An allowlisted operation the document lacks names tuna.yaml's line; a broken document its own.
@@ -133,6 +133,14 @@ TEST(GitTunaYaml, HttpTool) {
   auto swagger = ParseOpenApiDocument(*y, "swagger: '2.0'\npaths: {}\n");
   ASSERT_FALSE(swagger.ok());
   EXPECT_NE(swagger.status().message().find("must be an OpenAPI 3 document"), std::string::npos);
+  // Checked as the gateway will load it: a broken $ref is refused at push time.
+  auto dangling = ParseOpenApiDocument(
+      *y, "openapi: 3.0.4\ninfo: {title: Pets, version: '1'}\npaths:\n  /pet/{petId}:\n    get:\n"
+          "      operationId: getPetById\n      parameters: [{$ref: '#/components/parameters/missing'}]\n"
+          "      responses: {'200': {description: ok}}\n  /pet/findByStatus:\n    get: {responses: {'200': {description: ok}}}\n");
+  ASSERT_FALSE(dangling.ok());
+  EXPECT_EQ(dangling.status().message().rfind("api/openapi.yaml: ", 0), 0u) << dangling.status().message();
+  EXPECT_NE(dangling.status().message().find("missing"), std::string::npos) << dangling.status().message();
 
   // Schema problems of the tool, path-precise; tags do not deploy HTTP tools.
   auto bad = ParseTunaYaml(
