@@ -89,6 +89,11 @@ Result<ChildResult> RunChild(const ChildSpec& spec) {
   char buf[65536];
   while (out_open) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (spec.cancel != nullptr && spec.cancel->load()) {
+      child.KillGroup(SIGKILL);
+      child.Wait(std::chrono::milliseconds(5000));
+      return Status(StatusCode::kCancelled, spec.argv[0] + " was cancelled");
+    }
     if (left.count() <= 0) {
       child.KillGroup(SIGKILL);
       child.Wait(std::chrono::milliseconds(5000));
@@ -98,7 +103,7 @@ Result<ChildResult> RunChild(const ChildSpec& spec) {
     int n = 0;
     fds[n++] = {out_fd, POLLIN, 0};
     if (in_open) fds[n++] = {in_fd, POLLOUT, 0};
-    int rc = ::poll(fds, n, static_cast<int>(std::min<long long>(left.count(), 1000)));
+    int rc = ::poll(fds, n, static_cast<int>(std::min<long long>(left.count(), 200)));
     if (rc < 0 && errno != EINTR) return Internal(std::string("poll: ") + std::strerror(errno));
     if (rc <= 0) continue;
     if (in_open && (fds[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
@@ -111,7 +116,9 @@ Result<ChildResult> RunChild(const ChildSpec& spec) {
     }
     if (fds[0].revents & (POLLIN | POLLERR | POLLHUP)) {
       ssize_t r = ::read(out_fd, buf, sizeof buf);
-      if (r > 0) {
+      if (r > 0 && spec.on_stdout) {
+        spec.on_stdout(std::string(buf, static_cast<std::size_t>(r)));
+      } else if (r > 0) {
         result.out.append(buf, static_cast<std::size_t>(r));
         if (result.out.size() > spec.max_output) {
           child.KillGroup(SIGKILL);

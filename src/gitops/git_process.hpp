@@ -3,9 +3,11 @@
 // shell string), a whole environment, bytes on stdin, stdout captured up to a bound, stderr
 // captured, and a deadline after which its process group is killed.
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -21,6 +23,11 @@ struct ChildSpec {
   std::string input;                         // written to stdin, then closed
   std::chrono::milliseconds timeout{60000};
   std::size_t max_output = std::size_t{1} << 30;  // stdout beyond this: ResourceExhausted
+  /// When set, stdout goes here as it is produced (ChildResult::out stays empty, max_output does
+  /// not apply). It may block (the child then blocks writing); it runs on the calling thread.
+  std::function<void(std::string&&)> on_stdout;
+  /// When set and it becomes true, the child is killed (Cancelled).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct ChildResult {
@@ -31,7 +38,8 @@ struct ChildResult {
 };
 
 /// Runs the child to completion. DeadlineExceeded past the timeout (the child is killed),
-/// ResourceExhausted when stdout exceeds max_output; a non-zero exit is a result, not an error.
+/// ResourceExhausted when stdout exceeds max_output, Cancelled when `cancel` was set; a non-zero
+/// exit is a result, not an error.
 Result<ChildResult> RunChild(const ChildSpec& spec);
 
 }  // namespace tuna::gitops

@@ -4,12 +4,19 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <fstream>
+#include <list>
+#include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
+#include <thread>
+#include <tuple>
 
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
@@ -131,9 +138,196 @@ struct RefUpdate {
 // What one accepted ref update deploys.
 struct Plan {
   TunaYaml yaml;
-  std::string stage;   // "staging" | "production"
-  std::string ref;     // as pushed ("refs/heads/main", "refs/tags/v1")
-  std::string commit;  // the commit to snapshot
+  std::string stage;      // "staging" | "production"; empty for HTTP tools (no stages)
+  std::string ref;        // as pushed ("refs/heads/main", "refs/tags/v1")
+  std::string commit;     // the commit to snapshot
+  json::object document;  // http-tool: the OpenAPI document read from the commit
+};
+
+// One object a plan writes, and whether it already exists.
+struct Write {
+  Resource obj;
+  bool exists = false;
+};
+
+// Prefixes every line of `text` (multi-line problem lists keep their ref on each line).
+std::string PrefixLines(const std::string& prefix, const std::string& text) {
+  std::string out;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) out += (out.empty() ? "" : "\n") + prefix + line;
+  return out;
+}
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The dry run of a push: reads see the objects the push would write before it writes anything,
+// so the admission of each write checks its references (a binding's agent, the deployment's
+// environment) against the state the whole push leads to. Writes are refused.
+class OverlayStore final : public Store {
+ public:
+  explicit OverlayStore(Store& base) : base_(base) {}
+  void Put(const Resource& r) { planned_[{r.kind, r.metadata.namespace_, r.metadata.name}] = r; }
+
+  Result<Resource> Get(const ObjectKey& key) override {
+    auto it = planned_.find({key.kind, key.namespace_, key.name});
+    if (it != planned_.end()) return it->second;
+    return base_.Get(key);
+  }
+  Result<ResourceList> List(const ListOptions& options) override { return base_.List(options); }
+  Result<Resource> Create(Resource) override { return Internal("dry run: no writes"); }
+  Result<Resource> Update(Resource, UpdateOptions) override { return Internal("dry run: no writes"); }
+  Result<Resource> Patch(const ObjectKey&, std::string_view, UpdateOptions) override {
+    return Internal("dry run: no writes");
+  }
+  Result<Resource> Delete(const ObjectKey&, DeleteOptions) override { return Internal("dry run: no writes"); }
+  Result<WatchPtr> Watch(const WatchOptions&) override { return Unimplemented("dry run: no watches"); }
+  StoreStats Stats() override { return base_.Stats(); }
+
+ private:
+  Store& base_;
+  std::map<std::tuple<std::string, std::string, std::string>, Resource> planned_;
+};
+
+// One `git http-backend` run whose stdout is streamed to the client while it is produced. The
+// child runs on its own thread (RunCgi); the handler waits only for the CGI header block, answers
+// with a streamed response, and the thread hands the body to the StreamWriter within its bound
+// (waiting for OnWritable when full). Memory per run: at most kMaxPending bytes here plus the
+// writer's own bound.
+struct CgiRun {
+  static constexpr std::size_t kMaxHeaderBytes = 64 << 10;
+  static constexpr std::size_t kMaxPending = 256 << 10;
+  static constexpr std::chrono::seconds kWriterWait{30};
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::atomic<bool> cancel{false};
+  std::atomic<bool> done{false};
+  std::chrono::steady_clock::time_point deadline;
+  // Until the header block is complete.
+  std::string head_buf;
+  bool headers_ready = false;
+  bool bad_headers = false;  // no blank line within kMaxHeaderBytes
+  std::string head;
+  std::chrono::steady_clock::time_point headers_at;
+  // The body not yet handed to the writer.
+  std::string pending;
+  net::StreamWriterPtr writer;
+  bool abandoned = false;  // no one reads any more (error answered, client gone): discard output
+  // The child's end.
+  bool finished = false;
+  Status error;
+  int exit_code = -1;
+  std::string err_text;
+
+  bool Stopping() const { return cancel.load() || std::chrono::steady_clock::now() >= deadline; }
+
+  // stdout of the child, on the run's thread.
+  void Consume(std::string&& bytes) {
+    std::unique_lock lk(mu);
+    if (!headers_ready && !bad_headers) {
+      head_buf += bytes;
+      std::size_t end = head_buf.find("\r\n\r\n");
+      std::size_t skip = 4;
+      if (std::size_t lf = head_buf.find("\n\n"); lf != std::string::npos && (end == std::string::npos || lf < end)) {
+        end = lf;
+        skip = 2;
+      }
+      if (end == std::string::npos) {
+        if (head_buf.size() > kMaxHeaderBytes) {
+          bad_headers = true;
+          abandoned = true;
+          head_buf.clear();
+          cv.notify_all();
+        }
+        return;
+      }
+      head = head_buf.substr(0, end);
+      pending = head_buf.substr(end + skip);
+      head_buf.clear();
+      headers_ready = true;
+      headers_at = std::chrono::steady_clock::now();
+      cv.notify_all();
+    } else if (abandoned) {
+      return;
+    } else {
+      pending += bytes;
+    }
+    Drain(lk, /*all=*/false);
+  }
+
+  // Hands pending bytes to the writer, never more than its free room. Blocks (releasing the
+  // lock) while the writer is missing or full and either `all` is set or pending is over its bound.
+  void Drain(std::unique_lock<std::mutex>& lk, bool all) {
+    while (!pending.empty() && !abandoned) {
+      if (Stopping()) {
+        abandoned = true;
+        break;
+      }
+      if (!writer) {
+        if (!all && pending.size() < kMaxPending) return;
+        if (headers_ready && std::chrono::steady_clock::now() - headers_at > kWriterWait) {
+          abandoned = true;  // the response never started (connection gone before its headers)
+          break;
+        }
+        cv.wait_for(lk, std::chrono::milliseconds(100));
+        continue;
+      }
+      if (writer->closed()) {
+        abandoned = true;  // the client went away: keep the child running to its end, discard
+        break;
+      }
+      const std::size_t used = writer->buffered();
+      const std::size_t cap = writer->capacity();
+      const std::size_t room = used < cap ? cap - used : 0;
+      if (room == 0 || (room < pending.size() && room < cap / 4)) {
+        if (!all && pending.size() < kMaxPending) return;
+        cv.wait_for(lk, std::chrono::milliseconds(100));  // OnWritable / OnClose notify
+        continue;
+      }
+      const std::size_t n = std::min(room, pending.size());
+      std::string chunk = pending.substr(0, n);
+      pending.erase(0, n);
+      // Sent under the lock (Send never blocks), so chunks keep their order with TrySend's.
+      if (!writer->Send(std::move(chunk))) abandoned = true;
+    }
+    if (abandoned) pending.clear();
+  }
+
+  // Non-blocking: sends what fits now. Called when the stream starts and when the writer drained
+  // (on the I/O thread), so bytes that arrived before do not wait for the child's next output.
+  void TrySend() {
+    std::unique_lock lk(mu);
+    while (writer && !abandoned && !pending.empty() && !writer->closed()) {
+      const std::size_t used = writer->buffered();
+      const std::size_t cap = writer->capacity();
+      if (used >= cap) break;
+      const std::size_t n = std::min(cap - used, pending.size());
+      std::string chunk = pending.substr(0, n);
+      pending.erase(0, n);
+      if (!writer->Send(std::move(chunk))) abandoned = true;
+    }
+    cv.notify_all();
+  }
+
+  // After the child ended: the rest of the body, then the end of the stream.
+  void Finish() {
+    std::unique_lock lk(mu);
+    if (headers_ready && !abandoned) {
+      Drain(lk, /*all=*/true);
+      // A body-less answer still needs the writer to end the response.
+      while (!writer && !abandoned && !Stopping() && std::chrono::steady_clock::now() - headers_at < kWriterWait) {
+        cv.wait_for(lk, std::chrono::milliseconds(100));
+      }
+    }
+    net::StreamWriterPtr w = std::move(writer);
+    writer.reset();
+    lk.unlock();
+    if (w) w->Close();
+  }
 };
 
 }  // namespace
@@ -141,6 +335,23 @@ struct Plan {
 class GitService::Impl {
  public:
   explicit Impl(GitServiceOptions o) : options_(std::move(o)), secret_(core::RandomHex(32)) {}
+
+  // Running children are killed (their streams end) and their threads joined.
+  ~Impl() {
+    std::list<std::pair<std::thread, std::shared_ptr<CgiRun>>> runs;
+    {
+      std::lock_guard lock(runs_mu_);
+      stopping_ = true;
+      runs.swap(runs_);
+    }
+    for (auto& [thread, run] : runs) {
+      run->cancel = true;
+      run->cv.notify_all();
+    }
+    for (auto& [thread, run] : runs) {
+      if (thread.joinable()) thread.join();
+    }
+  }
 
   Status Init() {
     // Created with the first repository: an API-only embedding leaves no git directory behind.
@@ -295,34 +506,118 @@ class GitService::Impl {
     spec.env["TUNA_GIT_REPO"] = repo;
     spec.env["TUNA_HOOK_WAIT_SECONDS"] = std::to_string(WaitSeconds());
     spec.input = std::move(req.body);
-    // The whole push (hooks and their wait included) must end before the handler's budget.
-    spec.timeout = std::max(options_.request_timeout - std::chrono::milliseconds(2000), std::chrono::milliseconds(5000));
-    spec.max_output = std::size_t{2} << 30;
-    auto ran = RunChild(spec);
-    if (!ran.ok()) return Error(ran.status().WithContext("git http-backend"), req, route);
-    return CgiResponse(*ran, req, route);
+    // The push runs past the handler (its output is streamed): bounded by the wait for the build
+    // plus a margin for receiving the pack and the hooks' calls.
+    spec.timeout = PushTimeout();
+    return StartCgi(std::move(spec), req, route);
   }
 
-  int WaitSeconds() const {
-    auto budget = std::chrono::duration_cast<std::chrono::seconds>(options_.request_timeout) - std::chrono::seconds(10);
-    return static_cast<int>(std::max<std::int64_t>(0, std::min(budget.count(), options_.wait_timeout.count())));
+  int WaitSeconds() const { return static_cast<int>(std::max<std::int64_t>(0, options_.wait_timeout.count())); }
+
+  std::chrono::milliseconds PushTimeout() const {
+    return std::chrono::seconds(WaitSeconds()) + std::chrono::seconds(180);
   }
 
-  net::HttpResponse CgiResponse(ChildResult& ran, const net::HttpRequest& req, const std::string& route) {
-    std::size_t end = ran.out.find("\r\n\r\n");
-    std::size_t skip = 4;
-    if (std::size_t lf = ran.out.find("\n\n"); lf != std::string::npos && (end == std::string::npos || lf < end)) {
-      end = lf;
-      skip = 2;
+  // Starts `git http-backend` on its own thread, waits for its header block, and answers with a
+  // response that streams the rest of its stdout.
+  net::HttpResponse StartCgi(ChildSpec spec, const net::HttpRequest& req, const std::string& route) {
+    auto run = std::make_shared<CgiRun>();
+    run->deadline = std::chrono::steady_clock::now() + spec.timeout;
+    {
+      std::lock_guard lock(runs_mu_);
+      ReapLocked();
+      if (stopping_) return Error(Unavailable("the git endpoint is shutting down"), req, route);
+      if (runs_.size() >= options_.max_concurrent_git) {
+        auto r = Error(Unavailable("too many git requests at once (" + std::to_string(runs_.size()) + "); retry"), req, route);
+        r.status = 503;
+        r.headers.emplace_back("Retry-After", "2");
+        return r;
+      }
+      spec.cancel = &run->cancel;
+      spec.on_stdout = [raw = run.get()](std::string&& bytes) { raw->Consume(std::move(bytes)); };
+      runs_.emplace_back(std::thread([run, spec = std::move(spec)]() mutable {
+        auto ran = RunChild(spec);
+        {
+          std::lock_guard lock(run->mu);
+          run->finished = true;
+          if (!ran.ok()) {
+            run->error = ran.status();
+          } else {
+            run->exit_code = ran->exit_code;
+            run->err_text = std::move(ran->err);
+          }
+        }
+        run->cv.notify_all();
+        run->Finish();
+        run->done = true;
+      }), run);
     }
-    if (end == std::string::npos) {
-      core::Logger()->warn("git http-backend ({}): {}", ran.exit_code, ran.err.substr(0, 2000));
-      return Error(Internal("git http-backend answered without headers: " + Trim(ran.err).substr(0, 500)), req, route);
+    // The header block comes first and at once (before git reads the pack); wait for it within
+    // the handler's budget.
+    const auto header_deadline =
+        std::chrono::steady_clock::now() +
+        std::max(options_.request_timeout - std::chrono::milliseconds(2000), std::chrono::milliseconds(5000));
+    std::unique_lock lk(run->mu);
+    run->cv.wait_until(lk, header_deadline, [&] { return run->headers_ready || run->bad_headers || run->finished; });
+    if (!run->headers_ready) {
+      run->abandoned = true;
+      Status st = !run->finished          ? DeadlineExceeded("git http-backend sent no headers in time")
+                  : !run->error.ok()      ? run->error.WithContext("git http-backend")
+                                          : Internal("git http-backend answered without headers: " +
+                                                     Trim(run->err_text).substr(0, 500));
+      if (!run->finished) run->cancel = true;
+      core::Logger()->warn("git http-backend {}: {}", req.path.substr(0, 200), st.message());
+      lk.unlock();
+      run->cv.notify_all();
+      return Error(st, req, route);
     }
+    net::HttpResponse r = ParseCgiHeaders(run->head, route);
+    lk.unlock();
+    std::weak_ptr<CgiRun> weak = run;
+    r.stream = [weak](net::StreamWriterPtr w) {
+      auto run = weak.lock();
+      if (!run) {
+        w->Close();
+        return;
+      }
+      {
+        std::lock_guard lock(run->mu);
+        run->writer = w;
+      }
+      // Callbacks run on the I/O thread: they only hand over what fits and wake the run's thread.
+      w->OnWritable([weak] {
+        if (auto r = weak.lock()) r->TrySend();
+      });
+      w->OnClose([weak] {
+        if (auto r = weak.lock()) r->cv.notify_all();
+      });
+      run->TrySend();
+    };
+    r.stream_timeout = PushTimeout() + std::chrono::seconds(10);
+    return r;
+  }
+
+  void ReapLocked() {
+    for (auto it = runs_.begin(); it != runs_.end();) {
+      if (it->second->done) {
+        if (it->first.joinable()) it->first.join();
+        auto& run = *it->second;
+        if (!run.error.ok() || (run.exit_code != 0 && run.finished)) {
+          core::Logger()->info("git http-backend ended ({}): {} {}", run.exit_code, run.error.message(),
+                               Trim(run.err_text).substr(0, 1000));
+        }
+        it = runs_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  static net::HttpResponse ParseCgiHeaders(const std::string& head, const std::string& route) {
     net::HttpResponse r;
     r.route = route;
     r.content_type.clear();
-    std::istringstream headers(ran.out.substr(0, end));
+    std::istringstream headers(head);
     std::string line;
     while (std::getline(headers, line)) {
       if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -330,14 +625,14 @@ class GitService::Impl {
       if (colon == std::string::npos) continue;
       std::string name = line.substr(0, colon);
       std::string value = Trim(line.substr(colon + 1));
-      std::string lower = name;
-      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string lower = Lower(name);
       if (lower == "status") {
         try {
           r.status = std::stoi(value);
         } catch (...) {
           r.status = 500;
         }
+        if (r.status < 100 || r.status > 599) r.status = 500;
       } else if (lower == "content-type") {
         r.content_type = value;
       } else if (lower != "content-length" && lower != "connection" && lower != "transfer-encoding") {
@@ -345,10 +640,6 @@ class GitService::Impl {
       }
     }
     if (r.content_type.empty()) r.content_type = "text/plain; charset=utf-8";
-    r.body = ran.out.substr(end + skip);
-    if (r.status >= 400 || !ran.err.empty()) {
-      core::Logger()->info("git http-backend {} {}: {}", r.status, req.path.substr(0, 200), Trim(ran.err).substr(0, 1000));
-    }
     return r;
   }
 
@@ -518,15 +809,32 @@ class GitService::Impl {
     return Error(NotFound("no such hook " + s[3].substr(0, 40)), req, route);
   }
 
+  // A file of `commit` (quarantined objects included through `env`); NotFound when it is not a
+  // file there, ResourceExhausted beyond `limit` bytes.
+  Result<std::string> ReadBlob(const fs::path& dir, const std::string& commit, const std::string& path,
+                               const std::map<std::string, std::string>& env, std::size_t limit) const {
+    ChildSpec spec;
+    spec.argv = {"git", "cat-file", "blob", commit + ":" + path};
+    spec.env = GitEnv(dir);
+    for (const auto& [k, v] : env) spec.env[k] = v;
+    spec.cwd = dir;
+    spec.timeout = std::chrono::seconds(30);
+    spec.max_output = limit;
+    TUNA_ASSIGN_OR_RETURN(auto r, RunChild(spec));
+    if (!r.ok()) return NotFound(path + " is not a file in commit " + commit.substr(0, 12));
+    return std::move(r.out);
+  }
+
   // Reads and validates tuna.yaml at `commit`.
   Result<TunaYaml> ReadTunaYaml(const fs::path& dir, const std::string& commit,
                                 const std::map<std::string, std::string>& env) const {
-    TUNA_ASSIGN_OR_RETURN(auto r, Git(dir, {"cat-file", "blob", commit + ":" + std::string(kTunaYamlFile)}, env));
-    if (!r.ok()) {
+    auto text = ReadBlob(dir, commit, std::string(kTunaYamlFile), env, 1 << 20);
+    if (!text.ok() && text.status().code() == StatusCode::kNotFound) {
       return InvalidArgument(std::string(kTunaYamlFile) + ": missing at the repository root of " + commit.substr(0, 12) +
                              " (it says what the repository deploys; see docs/gitops.md)");
     }
-    return ParseTunaYaml(r.out);
+    if (!text.ok()) return InvalidArgument(std::string(kTunaYamlFile) + ": " + text.status().message());
+    return ParseTunaYaml(*text);
   }
 
   Result<std::string> PeelToCommit(const fs::path& dir, const std::string& id,
@@ -546,8 +854,30 @@ class GitService::Impl {
     if (u.new_id == kZeroId) return std::optional<Plan>();  // deletions: post-receive decides
     TUNA_ASSIGN_OR_RETURN(std::string commit, PeelToCommit(dir, u.new_id, env));
     auto yaml = ReadTunaYaml(dir, commit, env);
-    if (!yaml.ok()) return Status(yaml.status().code(), u.ref + ": " + yaml.status().message());
-    Plan plan{std::move(*yaml), is_branch ? "staging" : "production", u.ref, commit};
+    if (!yaml.ok()) return Status(yaml.status().code(), PrefixLines(u.ref + ": ", yaml.status().message()));
+    Plan plan{std::move(*yaml), is_branch ? "staging" : "production", u.ref, commit, {}};
+    const std::string what = plan.yaml.kind + " " + plan.yaml.name;
+    if (!plan.yaml.staged()) {
+      // HTTP tools have no stages: pushes to their branch update them, tags deploy nothing.
+      plan.stage.clear();
+      if (is_tag) {
+        notes += u.ref + ": not deployed (" + what + " has no stages: pushes to branch " + plan.yaml.branch +
+                 " update it)\n";
+        return std::optional<Plan>();
+      }
+      if (u.ref.substr(11) != plan.yaml.branch) {
+        notes += u.ref + ": not deployed (tuna.yaml updates " + what + " from branch " + plan.yaml.branch + ")\n";
+        return std::optional<Plan>();
+      }
+      auto text = ReadBlob(dir, commit, plan.yaml.openapi_file, env, kMaxOpenApiBytes + 1);
+      if (!text.ok()) {
+        return InvalidArgument(u.ref + ": " + plan.yaml.Problem("spec.openapi.file", text.status().message()));
+      }
+      auto doc = ParseOpenApiDocument(plan.yaml, *text);
+      if (!doc.ok()) return InvalidArgument(PrefixLines(u.ref + ": ", doc.status().message()));
+      plan.document = std::move(*doc);
+      return std::optional<Plan>(std::move(plan));
+    }
     if (is_branch) {
       std::string branch = u.ref.substr(11);
       if (!plan.yaml.branch.empty() && plan.yaml.branch != branch) {
@@ -564,48 +894,129 @@ class GitService::Impl {
     return std::optional<Plan>(std::move(plan));
   }
 
-  // The AgentDeployment a plan produces (existing object updated, or a new one).
-  Result<std::pair<Resource, bool>> DesiredDeployment(const std::string& ns, const std::string& repo, const Plan& plan,
-                                                       const std::string& archive) const {
-    ObjectKey key{"AgentDeployment", ns, plan.yaml.name};
-    auto existing = options_.store->Get(key);
-    Resource obj;
-    bool exists = existing.ok();
-    if (exists) {
-      obj = std::move(*existing);
-      auto it = obj.metadata.labels.find(std::string(kRepoLabel));
-      if (it != obj.metadata.labels.end() && it->second != repo) {
-        return FailedPrecondition("agentdeployment " + plan.yaml.name + " is deployed from repository " + it->second +
-                                  ", not " + repo);
+  // The object `kind`/`name` as it stands (to be updated) or a new one, labelled with the
+  // repository. An object labelled with another repository is refused.
+  static Result<Write> Existing(Store& store, const std::string& kind, const std::string& ns, const std::string& name,
+                                const std::string& repo) {
+    auto existing = store.Get({kind, ns, name});
+    Write w;
+    w.exists = existing.ok();
+    if (w.exists) {
+      w.obj = std::move(*existing);
+      auto it = w.obj.metadata.labels.find(std::string(kRepoLabel));
+      if (it != w.obj.metadata.labels.end() && it->second != repo) {
+        return FailedPrecondition(Lower(kind) + " " + name + " is deployed from repository " + it->second + ", not " + repo);
       }
     } else if (existing.status().code() != StatusCode::kNotFound) {
       return existing.status();
     } else {
-      obj.kind = "AgentDeployment";
-      obj.metadata.name = plan.yaml.name;
-      obj.metadata.namespace_ = ns;
+      w.obj.kind = kind;
+      w.obj.metadata.name = name;
+      w.obj.metadata.namespace_ = ns;
     }
-    obj.metadata.labels[std::string(kRepoLabel)] = repo;
-    if (!obj.spec.is_object()) obj.spec = json::object();
-    auto& spec = obj.spec.get_object();
-    spec["environmentName"] = plan.yaml.environment;
-    spec["entrypoint"] = plan.yaml.entrypoint;
-    json::object env;
-    for (const auto& [k, v] : plan.yaml.env) env[k] = v;
-    if (env.empty()) spec.erase("env");
-    else spec["env"] = std::move(env);
-    if (!spec.contains("stages") || !spec["stages"].is_object()) spec["stages"] = json::object();
-    auto& stages = spec["stages"].get_object();
-    json::object stage = stages.contains(plan.stage) && stages[plan.stage].is_object() ? stages[plan.stage].get_object()
-                                                                                      : json::object();
-    stage["source"] = json::object{{"repo", repo}, {"ref", plan.ref}, {"commit", plan.commit}, {"archive", archive}};
-    stages[plan.stage] = std::move(stage);
-    return std::make_pair(std::move(obj), exists);
+    w.obj.metadata.labels[std::string(kRepoLabel)] = repo;
+    if (!w.obj.spec.is_object()) w.obj.spec = json::object();
+    return w;
   }
+
+  // Every object a plan writes, in order: the deployment, then (agents) its catalogue entry and
+  // its bindings. Reads go to `store` (the dry run's overlay, or the real store).
+  Result<std::vector<Write>> DesiredObjects(Store& store, const std::string& ns, const std::string& repo,
+                                            const Plan& plan, const std::string& archive) const {
+    const TunaYaml& y = plan.yaml;
+    std::vector<Write> out;
+    TUNA_ASSIGN_OR_RETURN(Write dep, Existing(store, y.DeploymentKind(), ns, y.name, repo));
+    auto& spec = dep.obj.spec.get_object();
+    json::object env;
+    for (const auto& [k, v] : y.env) env[k] = v;
+    const json::object source{{"repo", repo}, {"ref", plan.ref}, {"commit", plan.commit}, {"archive", archive}};
+    auto set_stage = [&](bool mcp) {
+      if (!spec.contains("stages") || !spec["stages"].is_object()) spec["stages"] = json::object();
+      auto& stages = spec["stages"].get_object();
+      json::object stage = stages.contains(plan.stage) && stages[plan.stage].is_object() ? stages[plan.stage].get_object()
+                                                                                        : json::object();
+      if (mcp) stage.erase("package");  // exactly one of source or package
+      stage["source"] = source;
+      stages[plan.stage] = std::move(stage);
+    };
+    if (y.kind == kKindAgent) {
+      spec["environmentName"] = y.environment;
+      spec["entrypoint"] = y.entrypoint;
+      if (env.empty()) spec.erase("env");
+      else spec["env"] = std::move(env);
+      set_stage(false);
+    } else if (y.kind == kKindMcpServer) {
+      spec["environmentName"] = y.environment;
+      json::object stdio{{"command", y.command.front()}};
+      if (y.command.size() > 1) {
+        json::array args;
+        for (std::size_t i = 1; i < y.command.size(); ++i) args.emplace_back(y.command[i]);
+        stdio["args"] = std::move(args);
+      }
+      if (!env.empty()) stdio["env"] = std::move(env);
+      spec["server"] = json::object{{"stdio", std::move(stdio)}};
+      set_stage(true);
+    } else {
+      json::object tool = y.tool;
+      tool["openapi"] = json::object{{"inline", plan.document}};
+      dep.obj.spec = std::move(tool);
+      dep.obj.metadata.annotations["tuna.ai/source-ref"] = plan.ref;
+      dep.obj.metadata.annotations["tuna.ai/source-commit"] = plan.commit;
+    }
+    out.push_back(std::move(dep));
+    if (y.catalogue) {
+      TUNA_ASSIGN_OR_RETURN(Write cat, Existing(store, "AgentCatalogue", ns, y.name, repo));
+      cat.obj.spec = *y.catalogue;
+      out.push_back(std::move(cat));
+    }
+    if (y.bindings) {
+      TUNA_ASSIGN_OR_RETURN(Write bind, Existing(store, "AgentResourceBinding", ns, y.name, repo));
+      bind.obj.spec = *y.bindings;
+      out.push_back(std::move(bind));
+    }
+    return out;
+  }
+
+  // The dry run of every write the plans make, in order, each admitted against the state the
+  // earlier ones lead to. Returns the problems, one line each ("" when all would be admitted).
+  std::string DryRun(const std::string& ns, const std::string& repo, const std::vector<Plan>& plans,
+                     const std::vector<std::string>& archives) const {
+    OverlayStore overlay(*options_.store);
+    std::string errors;
+    for (std::size_t i = 0; i < plans.size(); ++i) {
+      const Plan& p = plans[i];
+      auto writes = DesiredObjects(overlay, ns, repo, p, archives[i]);
+      if (!writes.ok()) {
+        errors += p.ref + ": " + Lower(p.yaml.DeploymentKind()) + " " + p.yaml.name + ": " + writes.status().message() + "\n";
+        continue;
+      }
+      for (const auto& w : *writes) {
+        Status st = AdmitObject(overlay, w.obj, w.exists ? AdmissionOperation::kUpdate : AdmissionOperation::kCreate);
+        if (!st.ok()) {
+          errors += p.ref + ": " + Lower(w.obj.kind) + " " + w.obj.metadata.name + ": " + st.message() + "\n";
+          break;
+        }
+        overlay.Put(w.obj);
+      }
+    }
+    return errors;
+  }
+
+  // Where a deployment answers: the gateway's A2A or MCP endpoint.
+  std::string ServeUrl(const std::string& kind, const std::string& ns, const std::string& name,
+                       const std::string& stage) const {
+    const std::string base = options_.server_url ? options_.server_url() : std::string();
+    if (kind == "MCPServerDeployment") return base + "/mcp/" + ns + "/servers/" + name + "/" + stage;
+    if (kind == "HTTPToolDeployment") return base + "/mcp/" + ns + "/tools/" + name;
+    return base + "/a2a/" + ns + "/" + name + "/" + stage;
+  }
+
+  static std::string Arrow(const Plan& p) { return p.yaml.staged() ? p.stage : std::string("updated"); }
 
   json::object PreReceive(const std::string& ns, const std::string& repo, const fs::path& dir,
                           const std::vector<RefUpdate>& updates, const std::map<std::string, std::string>& env) {
     std::string errors, notes;
+    std::vector<Plan> plans;
     for (const auto& u : updates) {
       auto plan = PlanFor(dir, u, env, notes);
       if (!plan.ok()) {
@@ -613,13 +1024,14 @@ class GitService::Impl {
         continue;
       }
       if (!*plan) continue;
-      // Admission as a dry run: a push whose deployment would be refused is refused itself.
-      auto desired = DesiredDeployment(ns, repo, **plan, "sha256:" + std::string(64, '0'));
-      Status st = desired.ok() ? AdmitObject(*options_.store, desired->first,
-                                             desired->second ? AdmissionOperation::kUpdate : AdmissionOperation::kCreate)
-                               : desired.status();
-      if (!st.ok()) errors += u.ref + ": agentdeployment " + (*plan)->yaml.name + ": " + st.message() + "\n";
-      else notes += u.ref + ": tuna.yaml ok: agent " + (*plan)->yaml.name + " -> " + (*plan)->stage + "\n";
+      notes += u.ref + ": tuna.yaml ok: " + (*plan)->yaml.kind + " " + (*plan)->yaml.name + " -> " + Arrow(**plan) + "\n";
+      plans.push_back(std::move(**plan));
+    }
+    // Admission as a dry run of every write of the push: a push any of whose writes would be
+    // refused is refused itself, before any ref moves.
+    if (errors.empty()) {
+      std::vector<std::string> archives(plans.size(), "sha256:" + std::string(64, '0'));
+      errors = DryRun(ns, repo, plans, archives);
     }
     json::object o;
     o["ok"] = errors.empty();
@@ -640,26 +1052,34 @@ class GitService::Impl {
     return options_.artifacts->PutBytes(r.out);
   }
 
-  Status Apply(const std::string& ns, const std::string& repo, const Plan& plan, const std::string& archive) {
-    TUNA_ASSIGN_OR_RETURN(auto desired, DesiredDeployment(ns, repo, plan, archive));
-    if (!desired.second) {
-      auto created = AdmittedCreate(*options_.store, desired.first);
+  // Writes one object of a plan (created, or updated with its resourceVersion and retried on a
+  // concurrent write).
+  Status ApplyOne(const std::string& ns, const std::string& repo, const Plan& plan, const std::string& archive,
+                  std::size_t index) {
+    auto desired = [&]() -> Result<Write> {
+      TUNA_ASSIGN_OR_RETURN(auto writes, DesiredObjects(*options_.store, ns, repo, plan, archive));
+      if (index >= writes.size()) return Internal("plan changed while applying");
+      return std::move(writes[index]);
+    };
+    TUNA_ASSIGN_OR_RETURN(Write w, desired());
+    if (!w.exists) {
+      auto created = AdmittedCreate(*options_.store, w.obj);
       if (created.ok() || created.status().code() != StatusCode::kAlreadyExists) return created.status();
-      TUNA_ASSIGN_OR_RETURN(desired, DesiredDeployment(ns, repo, plan, archive));  // lost a race: update
+      TUNA_ASSIGN_OR_RETURN(w, desired());  // lost a race: update
     }
-    // Update with the read resourceVersion; retried on a concurrent write (e.g. a controller).
     for (int attempt = 0;; ++attempt) {
-      auto updated = AdmittedUpdate(*options_.store, desired.first);
+      auto updated = AdmittedUpdate(*options_.store, w.obj);
       if (updated.ok()) return {};
       if (updated.status().code() != StatusCode::kConflict || attempt >= 5) return updated.status();
-      TUNA_ASSIGN_OR_RETURN(desired, DesiredDeployment(ns, repo, plan, archive));
+      TUNA_ASSIGN_OR_RETURN(w, desired());
     }
   }
 
   json::object PostReceive(const std::string& ns, const std::string& repo, const fs::path& dir,
                            const std::vector<RefUpdate>& updates) {
     std::string message;
-    json::array watch;
+    std::vector<Plan> plans;
+    std::vector<std::string> archives;
     for (const auto& u : updates) {
       std::string notes;
       std::optional<Plan> plan;
@@ -677,38 +1097,73 @@ class GitService::Impl {
       }
       message += notes;
       if (!plan) continue;
-      auto digest = Snapshot(dir, plan->commit);
-      if (!digest.ok()) {
-        message += u.ref + ": snapshot failed: " + digest.status().message() + "\n";
-        continue;
+      std::string archive;
+      if (plan->yaml.staged()) {
+        auto digest = Snapshot(dir, plan->commit);
+        if (!digest.ok()) {
+          message += u.ref + ": snapshot failed: " + digest.status().message() + "\n";
+          continue;
+        }
+        message += u.ref + ": snapshot " + *digest + " (commit " + plan->commit.substr(0, 12) + ")\n";
+        archive = *digest;
       }
-      message += u.ref + ": snapshot " + *digest + " (commit " + plan->commit.substr(0, 12) + ")\n";
-      Status st = Apply(ns, repo, *plan, *digest);
-      if (!st.ok()) {
-        message += u.ref + ": agentdeployment " + plan->yaml.name + ": " + st.message() + "\n";
-        continue;
-      }
-      message += u.ref + ": agentdeployment " + plan->yaml.name + " " + plan->stage + " <- " + plan->commit.substr(0, 12) + "\n";
-      watch.push_back(json::object{{"namespace", ns},
-                                   {"deployment", plan->yaml.name},
-                                   {"stage", plan->stage},
-                                   {"archive", *digest},
-                                   {"ref", plan->ref}});
+      plans.push_back(std::move(*plan));
+      archives.push_back(std::move(archive));
     }
     json::object o;
-    o["message"] = message;
+    json::array watch;
+    // Everything is checked again before the first write (the store may have changed since
+    // pre-receive): either every object of the push is written or none.
+    if (std::string errors = DryRun(ns, repo, plans, archives); !errors.empty()) {
+      o["message"] = message + errors + "nothing was deployed\n";
+      o["watch"] = std::move(watch);
+      return o;
+    }
+    std::string urls;
+    for (std::size_t i = 0; i < plans.size(); ++i) {
+      const Plan& plan = plans[i];
+      const std::string kind = plan.yaml.DeploymentKind();
+      auto writes = DesiredObjects(*options_.store, ns, repo, plan, archives[i]);
+      const std::size_t count = writes.ok() ? writes->size() : 1;
+      bool ok = true;
+      for (std::size_t j = 0; j < count && ok; ++j) {
+        const std::string what = writes.ok() ? Lower((*writes)[j].obj.kind) + " " + plan.yaml.name : Lower(kind);
+        Status st = writes.ok() ? ApplyOne(ns, repo, plan, archives[i], j) : writes.status();
+        if (!st.ok()) {
+          message += plan.ref + ": " + what + ": " + st.message() + "\n";
+          ok = false;
+        } else if (j == 0) {
+          message += plan.ref + ": " + what + " " + Arrow(plan) + " <- " + plan.commit.substr(0, 12) + "\n";
+        } else {
+          message += plan.ref + ": " + what + " written\n";
+        }
+      }
+      if (!ok) continue;
+      if (plan.yaml.staged()) {
+        watch.push_back(json::object{{"namespace", ns},
+                                     {"kind", kind},
+                                     {"deployment", plan.yaml.name},
+                                     {"stage", plan.stage},
+                                     {"archive", archives[i]},
+                                     {"ref", plan.ref}});
+      } else {
+        // Nothing to build: the tool serves the new document as soon as it is written.
+        urls += plan.yaml.name + " updated: " + ServeUrl(kind, ns, plan.yaml.name, "") + "\n";
+      }
+    }
+    o["message"] = message + urls;
     o["watch"] = std::move(watch);
     return o;
   }
 
   // A deleted tag that matched its tagPattern: production goes back to the newest remaining
-  // matching tag of the same agent.
+  // matching tag of the same deployment.
   std::optional<Plan> RollbackForDeletedTag(const fs::path& dir, const RefUpdate& u, std::string& notes) const {
     if (u.ref.rfind("refs/tags/", 0) != 0) return std::nullopt;
     auto old_commit = PeelToCommit(dir, u.old_id, {});
     if (!old_commit.ok()) return std::nullopt;
     auto old_yaml = ReadTunaYaml(dir, *old_commit, {});
-    if (!old_yaml.ok() || !TagMatches(old_yaml->tag_pattern, u.ref.substr(10))) return std::nullopt;
+    if (!old_yaml.ok() || !old_yaml->staged() || !TagMatches(old_yaml->tag_pattern, u.ref.substr(10))) return std::nullopt;
     auto tags = Git(dir, {"for-each-ref", "--sort=-creatordate", "--format=%(refname)", "refs/tags"});
     if (tags.ok() && tags->ok()) {
       std::istringstream lines(tags->out);
@@ -717,9 +1172,12 @@ class GitService::Impl {
         auto commit = PeelToCommit(dir, ref, {});
         if (!commit.ok()) continue;
         auto yaml = ReadTunaYaml(dir, *commit, {});
-        if (!yaml.ok() || yaml->name != old_yaml->name || !TagMatches(yaml->tag_pattern, ref.substr(10))) continue;
+        if (!yaml.ok() || yaml->name != old_yaml->name || yaml->kind != old_yaml->kind ||
+            !TagMatches(yaml->tag_pattern, ref.substr(10))) {
+          continue;
+        }
         notes += u.ref + ": deleted; production of " + yaml->name + " rolls back to " + ref + "\n";
-        return Plan{std::move(*yaml), "production", ref, *commit};
+        return Plan{std::move(*yaml), "production", ref, *commit, {}};
       }
     }
     notes += u.ref + ": deleted; no other tag matches " + old_yaml->tag_pattern + ", production keeps serving\n";
@@ -733,13 +1191,16 @@ class GitService::Impl {
     const std::string name = StrAt(body, {"deployment"});
     const std::string stage = StrAt(body, {"stage"});
     const std::string archive = StrAt(body, {"archive"});
-    if (!IsDnsLabel(ns) || !IsDnsLabel(name) || (stage != "staging" && stage != "production")) {
+    std::string kind = StrAt(body, {"kind"});
+    if (kind.empty()) kind = "AgentDeployment";
+    if (!IsDnsLabel(ns) || !IsDnsLabel(name) || (stage != "staging" && stage != "production") ||
+        (kind != "AgentDeployment" && kind != "MCPServerDeployment")) {
       o["error"] = "bad status request";
       return o;
     }
-    o["url"] = (options_.server_url ? options_.server_url() : std::string()) + kApiPrefix + ns + "/agentdeployments/" +
-               name + "/proxy/" + stage + "/";
-    auto dep = options_.store->Get({"AgentDeployment", ns, name});
+    const std::string build_kind = kind == "AgentDeployment" ? "AgentBuild" : "MCPServerBuild";
+    o["url"] = ServeUrl(kind, ns, name, stage);
+    auto dep = options_.store->Get({kind, ns, name});
     if (!dep.ok()) {
       o["error"] = dep.status().message();
       return o;
@@ -756,7 +1217,7 @@ class GitService::Impl {
       }
     }
     ListOptions lo;
-    lo.kind = "AgentBuild";
+    lo.kind = build_kind;
     lo.namespace_ = ns;
     lo.label_selector = "tuna.ai/deployment=" + name;
     auto builds = options_.store->List(lo);
@@ -788,6 +1249,9 @@ class GitService::Impl {
 
   GitServiceOptions options_;
   std::string secret_;
+  std::mutex runs_mu_;
+  std::list<std::pair<std::thread, std::shared_ptr<CgiRun>>> runs_;  // running `git http-backend`s
+  bool stopping_ = false;
 };
 
 GitService::GitService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

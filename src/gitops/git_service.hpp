@@ -1,6 +1,7 @@
 #pragma once
 // Private: tuna's git endpoint.
-//   ANY  /git/{ns}/{repo}.git/...                       git smart HTTP, served by `git http-backend` (CGI)
+//   ANY  /git/{ns}/{repo}.git/...                       git smart HTTP, served by `git http-backend` (CGI,
+//                                                       its output streamed as it is produced)
 //   GET  /apis/tuna.ai/v1alpha1/namespaces/{ns}/repositories          list
 //   POST /apis/tuna.ai/v1alpha1/namespaces/{ns}/repositories          create ({"name": "..."})
 //   GET|DELETE .../namespaces/{ns}/repositories/{name}                read, delete
@@ -38,9 +39,14 @@ struct GitServiceOptions {
   /// PATH for git and its hooks.
   std::string path = "/usr/local/bin:/usr/bin:/bin";
   std::size_t max_push_bytes = 4 << 20;               // GIT_HTTP_MAX_REQUEST_BUFFER
-  std::chrono::milliseconds request_timeout{60000};   // the server's handler budget
-  /// How long a push waits for its build and deploy (bounded by request_timeout minus a margin).
+  /// The server's handler budget: bounds the wait for `git http-backend`'s header block only;
+  /// the rest of its output is streamed.
+  std::chrono::milliseconds request_timeout{60000};
+  /// How long a push waits for its build and deploy; the whole push is then bounded by this plus
+  /// 180 s (receiving the pack, the hooks' calls), after which `git http-backend` is killed.
   std::chrono::seconds wait_timeout{120};
+  /// `git http-backend` children running at once (each has a thread); 503 beyond.
+  std::size_t max_concurrent_git = 32;
 };
 
 class GitService {

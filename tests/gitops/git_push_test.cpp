@@ -123,8 +123,27 @@ class GitPush : public testing::TunaServerTest {
     return last;
   }
 
-  std::string StageUrl(const std::string& stage) const {
-    return url_ + kNs + "/agentdeployments/echo/proxy/" + stage + "/";
+  // Where the push says the stage answers: the gateway's A2A endpoint. (The tests invoke through
+  // the proxy route, which serves the same revision.)
+  std::string StageUrl(const std::string& stage) const { return url_ + "/a2a/default/echo/" + stage; }
+
+  // The example MCP server, greeting with its version ("Hello v1, tuna!"), and its tuna.yaml.
+  void WriteMcpServer(const fs::path& work, const std::string& version, const std::string& yaml) {
+    std::string server = ReadFile(std::string(TUNA_SOURCE_DIR) + "/examples/mcp/hello/server.py");
+    server = std::regex_replace(server, std::regex("Hello, \\{"), "Hello " + version + ", {");
+    std::ofstream(work / "server.py") << server;
+    std::ofstream(work / "tuna.yaml") << yaml;
+  }
+
+  // What the MCP server's stage answers to tools/call greet (through the proxy route).
+  std::string Greet(const std::string& stage) {
+    auto r = api_->Post(kNs + "/mcpserverdeployments/hello/proxy/" + stage + "/",
+                        R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"greet","arguments":{"name":"tuna"}}})");
+    if (r.status != 200) return "HTTP " + std::to_string(r.status) + ": " + r.body;
+    auto body = json::parse(r.body);
+    const auto* result = body.as_object().if_contains("result");
+    if (result == nullptr) return r.body;
+    return std::string(result->at("content").at(0).at("text").as_string());
   }
 
   std::size_t CountBuilds() {
@@ -352,6 +371,269 @@ TEST_F(GitPush, ConcurrentPushesToOneBranchOneWinsTheOtherFetchesFirst) {
   EXPECT_NE(again.err.find("fetch first"), std::string::npos) << again.err;
   auto dep = json::parse(api_->Get(kNs + "/agentdeployments/echo").body);
   EXPECT_EQ(Str(dep, {"spec", "stages", "staging", "source", "commit"}), Head(clones[winner]));
+}
+
+const char* kMcpYaml =
+    "kind: mcp-server\n"
+    "name: hello\n"
+    "spec:\n"
+    "  environment: proc\n"
+    "  command: [python3, server.py]\n"
+    "  env:\n"
+    "    GREETING_SOURCE: git\n";
+
+TEST_F(GitPush, McpServerBranchDeploysStagingTagDeploysProduction) {
+  CreateEnvironment();
+  ASSERT_EQ(api_->Post(kNs + "/repositories", R"({"name":"hello"})").status, 201);
+  fs::path work = MakeWorkTree("mcp", "hello");
+
+  // A broken tuna.yaml of this kind: refused with line and field, nothing is created.
+  WriteMcpServer(work, "v0", "kind: mcp-server\nname: hello\nspec:\n  environment: proc\n  entrypoint: server.py\n");
+  Commit(work, "broken");
+  auto push = Git(work, {"push", "tuna", "HEAD:refs/heads/main"});
+  EXPECT_NE(push.exit_code, 0) << push.err;
+  EXPECT_NE(push.err.find("remote: refs/heads/main: tuna.yaml:5: spec.entrypoint: unknown field"), std::string::npos) << push.err;
+  EXPECT_NE(push.err.find("remote: refs/heads/main: tuna.yaml:3: spec.command: required field is missing"), std::string::npos)
+      << push.err;
+  EXPECT_EQ(api_->Get(kNs + "/mcpserverdeployments/hello").status, 404);
+
+  WriteMcpServer(work, "v1", kMcpYaml);
+  Commit(work, "v1");
+  const std::string v1 = Head(work);
+  push = Git(work, {"push", "tuna", "HEAD:refs/heads/main"});
+  ASSERT_EQ(push.exit_code, 0) << push.err << ServerLog();
+  EXPECT_NE(push.err.find("remote: refs/heads/main: tuna.yaml ok: mcp-server hello -> staging"), std::string::npos) << push.err;
+  EXPECT_NE(push.err.find("remote: refs/heads/main: snapshot sha256:"), std::string::npos) << push.err;
+  EXPECT_NE(push.err.find("remote: build hello-"), std::string::npos) << push.err;
+  EXPECT_EQ(LastRemoteLine(push.err), "hello staging deployed: " + url_ + "/mcp/default/servers/hello/staging") << push.err;
+  EXPECT_EQ(Greet("staging"), "Hello v1, tuna!");
+  auto dep = json::parse(api_->Get(kNs + "/mcpserverdeployments/hello").body);
+  EXPECT_EQ(Str(dep, {"metadata", "labels", "tuna.ai/repository"}), "hello");
+  EXPECT_EQ(Str(dep, {"spec", "environmentName"}), "proc");
+  EXPECT_EQ(Str(dep, {"spec", "server", "stdio", "command"}), "python3");
+  EXPECT_EQ(json::serialize(dep.at("spec").at("server").at("stdio").at("args")), R"(["server.py"])");
+  EXPECT_EQ(Str(dep, {"spec", "server", "stdio", "env", "GREETING_SOURCE"}), "git");
+  EXPECT_EQ(Str(dep, {"spec", "stages", "staging", "source", "commit"}), v1);
+  EXPECT_EQ(Str(dep, {"spec", "stages", "staging", "source", "ref"}), "refs/heads/main");
+  EXPECT_FALSE(dep.at("spec").at("stages").as_object().contains("production"));
+
+  // A matching tag: production.
+  ASSERT_EQ(Git(work, {"tag", "v1"}).exit_code, 0);
+  push = Git(work, {"push", "tuna", "v1"});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  EXPECT_EQ(LastRemoteLine(push.err), "hello production deployed: " + url_ + "/mcp/default/servers/hello/production")
+      << push.err;
+  EXPECT_EQ(Greet("production"), "Hello v1, tuna!");
+
+  // v2 on the branch: staging moves, production stays.
+  WriteMcpServer(work, "v2", kMcpYaml);
+  Commit(work, "v2");
+  push = Git(work, {"push", "tuna", "HEAD:refs/heads/main"});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  EXPECT_EQ(Greet("staging"), "Hello v2, tuna!");
+  EXPECT_EQ(Greet("production"), "Hello v1, tuna!");
+}
+
+// The HTTP tool's tuna.yaml, its OpenAPI document being a copy of the petstore fixture.
+const char* kToolYaml =
+    "kind: http-tool\n"
+    "name: petstore\n"
+    "spec:\n"
+    "  openapi:\n"
+    "    file: api/petstore.yaml\n"
+    "  baseUrl: https://petstore3.swagger.io/api/v3\n"
+    "  operations: [getPetById, \"GET /pet/findByStatus\"]\n"
+    "  credentials:\n"
+    "    type: apiKey\n"
+    "    headerName: api_key\n"
+    "    secretRef: {name: petstore-credentials, key: api-key}\n"
+    "  headers: {X-Client: tuna}\n";
+
+TEST_F(GitPush, HttpToolStoresTheDocumentFromTheCommitInline) {
+  ASSERT_EQ(api_->Post(kNs + "/repositories", R"({"name":"petstore"})").status, 201);
+  fs::path work = MakeWorkTree("tool", "petstore");
+  const std::string petstore = ReadFile("/work/shared/fixtures/openapi/swagger-petstore.yaml");
+  ASSERT_FALSE(petstore.empty());
+  // A copy of the fixture (never edited in place) inside the repository.
+  fs::create_directories(work / "api");
+  std::ofstream(work / "api" / "petstore.yaml") << petstore;
+  std::ofstream(work / "tuna.yaml") << kToolYaml;
+  Commit(work, "v1");
+  const std::string v1 = Head(work);
+
+  // A branch push of the configured branch (main by default) updates the tool; no build, so the
+  // output ends with where its operations answer as MCP tools.
+  auto push = Git(work, {"push", "tuna", "HEAD:refs/heads/main"});
+  ASSERT_EQ(push.exit_code, 0) << push.err << ServerLog();
+  EXPECT_NE(push.err.find("remote: refs/heads/main: tuna.yaml ok: http-tool petstore -> updated"), std::string::npos) << push.err;
+  EXPECT_EQ(LastRemoteLine(push.err), "petstore updated: " + url_ + "/mcp/default/tools/petstore") << push.err;
+  auto got = api_->Get(kNs + "/httptooldeployments/petstore");
+  ASSERT_EQ(got.status, 200) << got.body;
+  auto tool = json::parse(got.body);
+  EXPECT_EQ(Str(tool, {"spec", "openapi", "inline", "info", "title"}), "Swagger Petstore - OpenAPI 3.0");
+  EXPECT_TRUE(tool.at("spec").at("openapi").at("inline").at("paths").as_object().contains("/pet/{petId}"));
+  EXPECT_FALSE(tool.at("spec").at("openapi").as_object().contains("file"));
+  EXPECT_EQ(Str(tool, {"spec", "baseUrl"}), "https://petstore3.swagger.io/api/v3");
+  EXPECT_EQ(json::serialize(tool.at("spec").at("operations")), R"(["getPetById","GET /pet/findByStatus"])");
+  EXPECT_EQ(Str(tool, {"spec", "credentials", "secretRef", "name"}), "petstore-credentials");
+  EXPECT_EQ(Str(tool, {"spec", "headers", "X-Client"}), "tuna");
+  EXPECT_EQ(Str(tool, {"metadata", "labels", "tuna.ai/repository"}), "petstore");
+  EXPECT_EQ(Str(tool, {"metadata", "annotations", "tuna.ai/source-commit"}), v1);
+
+  // Tags and other branches do not touch it (HTTP tools have no stages).
+  ASSERT_EQ(Git(work, {"tag", "v1"}).exit_code, 0);
+  push = Git(work, {"push", "tuna", "v1"});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  EXPECT_NE(push.err.find("refs/tags/v1: not deployed (http-tool petstore has no stages: pushes to branch main update it)"),
+            std::string::npos) << push.err;
+
+  // Broken pushes, each refused with file:line and the field; the tool keeps v1's document.
+  struct Broken {
+    std::string yaml, doc, expect;
+  };
+  const std::vector<Broken> broken = {
+      {std::regex_replace(std::string(kToolYaml), std::regex("getPetById, "), "getPetById, nope, "), petstore,
+       "remote: refs/heads/main: tuna.yaml:7: spec.operations[1]: operation \"nope\" is not in api/petstore.yaml"},
+      {std::regex_replace(std::string(kToolYaml), std::regex("api/petstore.yaml"), "api/missing.yaml"), petstore,
+       "remote: refs/heads/main: tuna.yaml:5: spec.openapi.file: api/missing.yaml is not a file in commit"},
+      {kToolYaml, "openapi: 3.0.4\npaths: {\n", "remote: refs/heads/main: api/petstore.yaml:"},
+      {std::regex_replace(std::string(kToolYaml), std::regex("type: apiKey"), "type: password"), petstore,
+       "remote: refs/heads/main: tuna.yaml:9: spec.credentials.type: "},
+  };
+  for (const auto& b : broken) {
+    std::ofstream(work / "tuna.yaml") << b.yaml;
+    std::ofstream(work / "api" / "petstore.yaml") << b.doc;
+    Commit(work, "broken");
+    push = Git(work, {"push", "tuna", "HEAD:refs/heads/main"});
+    EXPECT_NE(push.exit_code, 0) << push.err;
+    EXPECT_NE(push.err.find(b.expect), std::string::npos) << b.expect << "\n" << push.err;
+    EXPECT_NE(push.err.find("push rejected: nothing was changed"), std::string::npos) << push.err;
+  }
+  tool = json::parse(api_->Get(kNs + "/httptooldeployments/petstore").body);
+  EXPECT_EQ(Str(tool, {"metadata", "annotations", "tuna.ai/source-commit"}), v1);
+  EXPECT_EQ(Str(tool, {"spec", "openapi", "inline", "info", "title"}), "Swagger Petstore - OpenAPI 3.0");
+
+  // A JSON document with one operation: the tool follows the branch.
+  std::ofstream(work / "api" / "petstore.yaml")
+      << R"({"openapi": "3.0.4", "info": {"title": "Pets v2", "version": "2"}, "paths": {"/pet/{petId}": {"get": {"operationId": "getPetById", "responses": {"200": {"description": "ok"}}}}}})";
+  std::ofstream(work / "tuna.yaml") << std::regex_replace(std::string(kToolYaml), std::regex(", \"GET /pet/findByStatus\""), "");
+  Commit(work, "v2");
+  push = Git(work, {"push", "tuna", "HEAD:refs/heads/main"});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  tool = json::parse(api_->Get(kNs + "/httptooldeployments/petstore").body);
+  EXPECT_EQ(Str(tool, {"spec", "openapi", "inline", "info", "title"}), "Pets v2");
+  EXPECT_EQ(Str(tool, {"metadata", "annotations", "tuna.ai/source-commit"}), Head(work));
+}
+
+TEST_F(GitPush, AgentCatalogueAndBindingsAreWrittenWithTheDeployment) {
+  CreateEnvironment();
+  ASSERT_EQ(api_->Post(kNs + "/agentmemories",
+                       R"({"apiVersion":"tuna.ai/v1alpha1","kind":"AgentMemory","metadata":{"name":"echo-history"},"spec":{"type":"conversation"}})")
+                .status,
+            201);
+  ASSERT_EQ(api_->Post(kNs + "/repositories", R"({"name":"echo"})").status, 201);
+  fs::path work = MakeWorkTree("work", "echo");
+  const std::string base = std::string(kGoodYaml) +
+                           "  catalogue:\n"
+                           "    displayName: Echo\n"
+                           "    description: Repeats what you say.\n"
+                           "    version: 1.0.0\n"
+                           "    skills:\n"
+                           "      - id: echo\n"
+                           "        name: Echo\n"
+                           "        tags: [demo]\n"
+                           "    tags: [demo]\n";
+
+  // A binding to a memory that does not exist: the deployment alone would be admitted, but the
+  // push's writes are checked together, so nothing is written.
+  WriteAgent(work, "v1", base + "  bindings:\n    memories:\n      - name: echo-history\n      - name: ghost\n");
+  Commit(work, "ghost");
+  auto push = Git(work, {"push", "tuna", "HEAD:refs/heads/main"});
+  EXPECT_NE(push.exit_code, 0) << push.err;
+  EXPECT_NE(push.err.find("remote: refs/heads/main: agentresourcebinding echo: spec.memories[1].name: "), std::string::npos)
+      << push.err;
+  EXPECT_EQ(api_->Get(kNs + "/agentdeployments/echo").status, 404);
+  EXPECT_EQ(api_->Get(kNs + "/agentcatalogues/echo").status, 404);
+
+  // A catalogue problem names its tuna.yaml line.
+  WriteAgent(work, "v1", std::regex_replace(base, std::regex("        name: Echo\n"), ""));
+  Commit(work, "no skill name");
+  push = Git(work, {"push", "tuna", "HEAD:refs/heads/main"});
+  EXPECT_NE(push.exit_code, 0) << push.err;
+  EXPECT_NE(push.err.find("remote: refs/heads/main: tuna.yaml:11: spec.catalogue.skills[0].name: "), std::string::npos)
+      << push.err;
+
+  WriteAgent(work, "v1", base + "  bindings:\n    memories:\n      - name: echo-history\n        readOnly: true\n");
+  Commit(work, "v1");
+  push = Git(work, {"push", "-o", "nowait", "tuna", "HEAD:refs/heads/main"});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  EXPECT_NE(push.err.find("remote: refs/heads/main: agentcatalogue echo written"), std::string::npos) << push.err;
+  EXPECT_NE(push.err.find("remote: refs/heads/main: agentresourcebinding echo written"), std::string::npos) << push.err;
+  auto cat = json::parse(api_->Get(kNs + "/agentcatalogues/echo").body);
+  EXPECT_EQ(Str(cat, {"spec", "agentName"}), "echo");
+  EXPECT_EQ(Str(cat, {"spec", "displayName"}), "Echo");
+  EXPECT_EQ(Str(cat, {"spec", "version"}), "1.0.0");
+  EXPECT_EQ(cat.at("spec").at("skills").as_array().size(), 1u);
+  EXPECT_EQ(Str(cat, {"metadata", "labels", "tuna.ai/repository"}), "echo");
+  auto bind = json::parse(api_->Get(kNs + "/agentresourcebindings/echo").body);
+  EXPECT_EQ(Str(bind, {"spec", "agentName"}), "echo");
+  EXPECT_EQ(json::serialize(bind.at("spec").at("memories")), R"([{"name":"echo-history","readOnly":true}])");
+  EXPECT_EQ(api_->Get(kNs + "/agentdeployments/echo").status, 200);
+
+  // The next push updates the catalogue entry like the deployment.
+  WriteAgent(work, "v2", std::regex_replace(base, std::regex("version: 1.0.0"), "version: 2.0.0"));
+  Commit(work, "v2");
+  push = Git(work, {"push", "-o", "nowait", "tuna", "HEAD:refs/heads/main"});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  cat = json::parse(api_->Get(kNs + "/agentcatalogues/echo").body);
+  EXPECT_EQ(Str(cat, {"spec", "version"}), "2.0.0");
+}
+
+// The push's output is streamed: its first "remote:" lines reach the pusher while the hook still
+// waits for the build (which sleeps), long before git exits. Buffered, they would all arrive at
+// the end.
+TEST_F(GitPush, ProgressLinesStreamWhileThePushRuns) {
+  json::object env = {{"apiVersion", "tuna.ai/v1alpha1"},
+                      {"kind", "AgentEnvironment"},
+                      {"metadata", {{"name", "proc"}}},
+                      {"spec",
+                       {{"runtime", "process"},
+                        {"buildScript", "echo building; sleep 5; echo built"},
+                        {"workerCommand", python_ + " " + std::string(TUNA_SOURCE_DIR) + "/runtimes/python/worker.py"},
+                        {"poolSize", 1},
+                        {"buildTimeLimitSeconds", 60}}}};
+  ASSERT_EQ(api_->Post(kNs + "/agentenvironments", json::serialize(env)).status, 201);
+  ASSERT_EQ(api_->Post(kNs + "/repositories", R"({"name":"echo"})").status, 201);
+  fs::path work = MakeWorkTree("work", "echo");
+  WriteAgent(work, "v1");
+  Commit(work, "v1");
+
+  testing::ProcessOptions po;
+  po.args = {"-C", work.string(), "-c", "credential.helper=", "push", "--progress", "tuna", "HEAD:refs/heads/main"};
+  po.env = {{"HOME", dir_.path()}, {"PATH", std::getenv("PATH")}, {"GIT_TERMINAL_PROMPT", "0"},
+            {"GIT_CONFIG_NOSYSTEM", "1"}, {"LC_ALL", "C"}};
+  auto git = testing::Process::Spawn("/usr/bin/git", po);
+  ASSERT_TRUE(git);
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(git->WaitForOutput(
+      [](const std::string&, const std::string& err) {
+        return err.find("remote: waiting for echo staging to build and deploy") != std::string::npos;
+      },
+      90s))
+      << git->Stderr();
+  const auto first_lines = std::chrono::steady_clock::now();
+  const std::string early = git->Stderr();
+  EXPECT_NE(early.find("remote: refs/heads/main: snapshot sha256:"), std::string::npos) << early;
+  EXPECT_EQ(early.find("deployed:"), std::string::npos) << early;  // the push is still running
+  auto done = git->Wait(120s);
+  const auto finished = std::chrono::steady_clock::now();
+  ASSERT_EQ(done.exit_code, 0) << git->Stderr();
+  EXPECT_EQ(LastRemoteLine(git->Stderr()), "echo staging deployed: " + StageUrl("staging")) << git->Stderr();
+  // The build alone takes 5 s after the first lines arrived.
+  EXPECT_GE(finished - first_lines, 3s) << "first lines after "
+                                        << std::chrono::duration_cast<std::chrono::milliseconds>(first_lines - started).count()
+                                        << " ms\n" << git->Stderr();
+  EXPECT_EQ(Invoke("staging"), "v1");
 }
 
 }  // namespace
