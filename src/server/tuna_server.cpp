@@ -29,6 +29,7 @@
 #include "net/status_response.hpp"
 #include "gateway/a2a_endpoint.hpp"
 #include "gateway/gateway.hpp"
+#include "gateway/mcp_endpoint.hpp"
 #include "server/key_routes.hpp"
 #include "server/workload_routes.hpp"
 #include "controllers/workloads.hpp"
@@ -228,6 +229,24 @@ class TunaServer final : public Server {
     ao.sessions = sessions_.get();
     ao.call_timeout = options_.agent_call_timeout;
     agents_ = std::make_unique<gateway::AgentEndpoints>(std::move(ao));
+    gateway::McpEndpointOptions mo;
+    mo.store = store_.get();
+    mo.controllers = controllers_.get();
+    // Secrets of HTTP tools: <data_dir>/secrets/<namespace>/<name>/<key>, read on every call.
+    mo.secrets = [dir = fs::path(options_.data_dir) / "secrets"](const std::string& ns, const SecretKeyRef& ref) -> Result<std::string> {
+      auto safe = [](const std::string& s) { return !s.empty() && s.size() <= 253 && s.find('/') == std::string::npos && s != "." && s != ".."; };
+      if (!safe(ns) || !safe(ref.name) || !safe(ref.key)) return InvalidArgument("invalid secret reference " + ref.name + "/" + ref.key);
+      fs::path file = dir / ns / ref.name / ref.key;
+      std::ifstream in(file);
+      if (!in) return NotFound("secret " + ref.name + " has no key " + ref.key + " in namespace " + ns + " (file " + file.string() + ")");
+      std::stringstream ss;
+      ss << in.rdbuf();
+      std::string value = ss.str();
+      while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+      return value;
+    };
+    mcps_ = std::make_unique<gateway::McpEndpoints>(std::move(mo));
+    TUNA_RETURN_IF_ERROR(mcps_->Start());
     gateway::GatewayOptions go;
     go.keys = keys_.get();
     go.metrics = &registry_;
@@ -236,9 +255,12 @@ class TunaServer final : public Server {
     go.default_rate_limit = options_.gateway_default_rate_limit;
     if (!options_.public_url.empty()) go.public_url = [url = options_.public_url] { return url; };
     go.a2a = agents_.get();
+    go.mcp = mcps_.get();
     gateway_ = std::make_unique<gateway::Gateway>(std::move(go));
     registry_.AddGaugeCallback("tuna_gateway_agents", "Agent stages with a live A2A server in the gateway.",
                                [a = agents_.get()] { return static_cast<double>(a->size()); });
+    registry_.AddGaugeCallback("tuna_gateway_mcp_sessions", "Open MCP client sessions on the gateway.",
+                               [m = mcps_.get()] { return static_cast<double>(m->SessionCount()); });
     return {};
   }
 
@@ -269,6 +291,7 @@ class TunaServer final : public Server {
     std::call_once(stop_once_, [this] {
       http_->Stop();
       if (agents_) agents_->Shutdown();
+      if (mcps_) mcps_->Shutdown();
       if (controllers_) controllers_->Stop();
       drivers_.ShutdownAll();
       RemoveSignals();
@@ -429,6 +452,7 @@ class TunaServer final : public Server {
   server::KeyRoutes key_routes_;
   session::SessionStorePtr sessions_;
   std::unique_ptr<gateway::AgentEndpoints> agents_;
+  std::unique_ptr<gateway::McpEndpoints> mcps_;
   std::unique_ptr<gateway::Gateway> gateway_;
   DriverRegistry drivers_;
   EventRecorder events_;
