@@ -10,6 +10,7 @@
 #include <mutex>
 #include <set>
 
+#include "controllers/split_executor.hpp"
 #include "controllers/workloads.hpp"
 #include "tuna/admission.hpp"
 
@@ -133,6 +134,10 @@ struct Pipeline<MCPServerDeployment, MCPServerBuild> {
   }
 };
 
+// A new revision of a stage runs beside the previous one (a canary) while the rollout asks for
+// less than all of the traffic; absent or 100 means replace at once.
+bool IsCanary(const Rollout& r) { return r.canary_percent && *r.canary_percent < 100; }
+
 // External HTTP MCP servers are not placed on a driver: the gateway talks to the URL.
 bool IsExternal(const AgentDeployment&) { return false; }
 bool IsExternal(const MCPServerDeployment& d) { return d.spec.server.http && !d.spec.server.http->url.empty(); }
@@ -195,18 +200,26 @@ class WorkloadControllersImpl final : public WorkloadControllers {
 
   Result<ExecutorPtr> ExecutorForStage(std::string_view kind, const std::string& ns, const std::string& name,
                                        std::string_view stage) override {
+    return ExecutorForStage(kind, ns, name, stage, std::string_view());
+  }
+
+  Result<ExecutorPtr> ExecutorForStage(std::string_view kind, const std::string& ns, const std::string& name,
+                                       std::string_view stage, std::string_view affinity_key) override {
     auto target = ParseEnum<BuildTarget>(stage);
     if (!target) return InvalidArgument("unknown stage \"" + std::string(stage) + "\" (expected staging or production)");
     TUNA_ASSIGN_OR_RETURN(Resource r, ctx_.store->Get({std::string(kind), ns, name}));
     DeploymentStatus status;
+    Rollout rollout;
     std::string env_name;
     if (kind == "AgentDeployment") {
       TUNA_ASSIGN_OR_RETURN(auto d, AgentDeployment::FromResource(r));
       status = d.status;
+      rollout = d.spec.rollout;
       env_name = d.spec.environment_name;
     } else if (kind == "MCPServerDeployment") {
       TUNA_ASSIGN_OR_RETURN(auto d, MCPServerDeployment::FromResource(r));
       status = d.status;
+      rollout = d.spec.rollout;
       env_name = d.spec.environment_name;
     } else {
       return InvalidArgument("kind " + std::string(kind) + " has no stages");
@@ -216,7 +229,18 @@ class WorkloadControllersImpl final : public WorkloadControllers {
       return Unavailable(std::string(kind) + " " + ns + "/" + name + " has no " + std::string(stage) + " revision deployed yet");
     }
     TUNA_ASSIGN_OR_RETURN(Driver * driver, DriverForEnvironment(ns, env_name));
-    return driver->ExecutorFor(DeploymentJobId(ns, name, *target, rev.revision));
+    TUNA_ASSIGN_OR_RETURN(ExecutorPtr newest, driver->ExecutorFor(DeploymentJobId(ns, name, *target, rev.revision)));
+    // The spec's percent is read on every call, so a change applies before the controller has
+    // reconciled it; a previous revision with no canary percent is being promoted right now.
+    if (!rev.previous || !IsCanary(rollout)) return newest;
+    auto previous = driver->ExecutorFor(DeploymentJobId(ns, name, *target, rev.previous->revision));
+    if (!previous.ok()) return newest;  // retired (or not placed again yet): the newest serves alone
+    SplitExecutor::Options split;
+    split.stable = std::move(*previous);
+    split.canary = std::move(newest);
+    split.canary_percent = *rollout.canary_percent;
+    split.affinity_key = std::string(affinity_key);
+    return ExecutorPtr(std::make_shared<SplitExecutor>(std::move(split)));
   }
 
  private:
@@ -539,23 +563,59 @@ class WorkloadControllersImpl final : public WorkloadControllers {
     });
 
     std::string build_error;
+    std::string canary_end_reason = "Promoted";  // why a Canary condition ends: Promoted, RolledBack, StageRemoved
     for (BuildTarget target : kTargets) {
       const int ti = target == BuildTarget::kStaging ? 0 : 1;
       StageRevision& rev = target == BuildTarget::kStaging ? next.revisions.staging : next.revisions.production;
+      const std::string stage_name(ToString(target));
       auto source = P::StageSource(dep, target);
       if (!source) {
-        if (!rev.revision.empty()) {
-          (void)Undeploy(key, driver, target, rev.revision);
-          rev = StageRevision{};
+        if (rev.previous) {
+          (void)Undeploy(key, driver, target, rev.previous->revision);
+          canary_end_reason = "StageRemoved";
         }
+        if (!rev.revision.empty()) (void)Undeploy(key, driver, target, rev.revision);
+        rev = StageRevision{};
         continue;
       }
       const std::string want = RevisionName(*source);
       const std::string hash = SourceHash(*source);
 
+      if (rev.previous && rev.previous->revision == want) {
+        // The source went back to the stable revision while a canary ran: retire the canary; the
+        // previous revision serves the whole stage again, without a rebuild.
+        const std::string canary = rev.revision;
+        (void)Undeploy(key, driver, target, canary);
+        const PreviousRevision stable = *rev.previous;
+        rev = StageRevision{.revision = stable.revision, .archive = stable.archive, .build = stable.build,
+                            .deployed_at = stable.deployed_at};
+        canary_end_reason = "RolledBack";
+        spdlog::info("{} {}/{}: {} canary {} rolled back to {}", P::kDeploymentKind, key.namespace_, key.name, stage_name,
+                     canary, stable.revision);
+        Event(key, "Normal", "RolledBack",
+              stage_name + ": canary revision " + canary + " retired; revision " + stable.revision + " serves all of " +
+                  stage_name);
+      } else if (rev.previous && !IsCanary(dep.spec.rollout)) {
+        // canaryPercent went to 100 (or the rollout was removed): the canary takes over.
+        const std::string stable = rev.previous->revision;
+        (void)Undeploy(key, driver, target, stable);
+        rev.previous.reset();
+        canary_end_reason = "Promoted";
+        spdlog::info("{} {}/{}: {} revision {} promoted, {} retired", P::kDeploymentKind, key.namespace_, key.name,
+                     stage_name, rev.revision, stable);
+        Event(key, "Normal", "Promoted",
+              stage_name + ": revision " + rev.revision + " promoted to all of " + stage_name + "; revision " + stable +
+                  " retired");
+      }
+
       if (rev.revision == want) {
-        // Up to date: make sure it is placed (after a restart the driver starts empty).
+        // Up to date: make sure it is placed (after a restart the driver starts empty), and the
+        // stable revision beside it while a canary runs.
         auto placed = EnsureDeployed(dep, driver, env.ok() ? &*env : nullptr, target, rev.revision, rev.archive);
+        if (placed.ok() && rev.previous) {
+          placed = EnsureDeployed(dep, driver, env.ok() ? &*env : nullptr, target, rev.previous->revision,
+                                  rev.previous->archive);
+        }
         if (!placed.ok()) {
           SetCondition(next.conditions, {.type = "Ready", .status = ConditionStatus::kFalse, .reason = "DeployFailed",
                                          .message = placed.message(), .observed_generation = generation});
@@ -614,7 +674,19 @@ class WorkloadControllersImpl final : public WorkloadControllers {
         requeue = milliseconds(2000);
         continue;
       }
-      if (!rev.revision.empty() && rev.revision != want) (void)Undeploy(key, driver, target, rev.revision);
+      if (!rev.revision.empty() && rev.revision != want) {
+        if (!IsCanary(dep.spec.rollout)) {
+          (void)Undeploy(key, driver, target, rev.revision);
+        } else if (rev.previous) {
+          // A newer revision while a canary runs replaces the canary; the stable one stays.
+          (void)Undeploy(key, driver, target, rev.revision);
+          Event(key, "Normal", "CanaryReplaced",
+                stage_name + ": canary revision " + rev.revision + " retired, replaced by " + want);
+        } else {
+          rev.previous = PreviousRevision{.revision = rev.revision, .archive = rev.archive, .build = rev.build,
+                                          .deployed_at = rev.deployed_at};
+        }
+      }
       rev.revision = want;
       rev.archive = artifact;
       rev.build = build_name;
@@ -633,6 +705,7 @@ class WorkloadControllersImpl final : public WorkloadControllers {
       SetCondition(next.conditions, {.type = "BuildSucceeded", .status = ConditionStatus::kTrue, .reason = "Succeeded",
                                      .message = "the latest build succeeded", .observed_generation = generation});
     }
+    UpdateCanaryCondition(key, dep.spec.rollout, next, canary_end_reason, generation);
     bool any_pending = pending[0] || pending[1];
     if (!any_pending && (deployed[0] || deployed[1])) {
       SetCondition(next.conditions, {.type = "Ready", .status = ConditionStatus::kTrue, .reason = "Deployed",
@@ -650,6 +723,37 @@ class WorkloadControllersImpl final : public WorkloadControllers {
     else if (deployed[1]) next.phase = DeploymentPhase::kProductionDeployed;
     else if (deployed[0]) next.phase = DeploymentPhase::kStagingDeployed;
     return WriteDeploymentStatus<DeploymentT>(key, next, generation, requeue);
+  }
+
+  // Condition Canary: True while any stage splits its traffic, saying how; False once the last
+  // split ended (reason Promoted, RolledBack or StageRemoved). A deployment that never ran a
+  // canary has none.
+  void UpdateCanaryCondition(const ObjectKey& key, const Rollout& rollout, DeploymentStatus& next,
+                             const std::string& end_reason, std::int64_t generation) {
+    std::string split;
+    for (BuildTarget target : kTargets) {
+      const StageRevision& rev = target == BuildTarget::kStaging ? next.revisions.staging : next.revisions.production;
+      if (!rev.previous) continue;
+      if (!split.empty()) split += "; ";
+      split += "revision " + rev.revision + " gets " + std::to_string(rollout.canary_percent.value_or(100)) + "% of " +
+               std::string(ToString(target)) + ", " + rev.previous->revision + " the rest";
+    }
+    auto it = std::find_if(next.conditions.begin(), next.conditions.end(),
+                           [](const Condition& c) { return c.type == "Canary"; });
+    if (!split.empty()) {
+      // An event when the split starts or its shares change, not on every new generation.
+      const bool news = it == next.conditions.end() || it->status != ConditionStatus::kTrue || it->message != split;
+      SetCondition(next.conditions, {.type = "Canary", .status = ConditionStatus::kTrue, .reason = "Split",
+                                     .message = split, .observed_generation = generation});
+      if (news) Event(key, "Normal", "Canary", split);
+      return;
+    }
+    if (it == next.conditions.end() || it->status == ConditionStatus::kFalse) return;
+    const std::string message = end_reason == "RolledBack"     ? "the canary was rolled back"
+                                : end_reason == "StageRemoved" ? "the stage that ran the canary was removed"
+                                                               : "the canary was promoted";
+    SetCondition(next.conditions, {.type = "Canary", .status = ConditionStatus::kFalse, .reason = end_reason,
+                                   .message = message, .observed_generation = generation});
   }
 
   template <class DeploymentT>

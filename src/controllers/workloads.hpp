@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "tuna/artifacts.hpp"
 #include "tuna/controller.hpp"
@@ -36,9 +37,21 @@ class WorkloadControllers {
   /// Starts informers and controllers; returns when the informers have synced.
   virtual Status Start() = 0;
   virtual void Stop() = 0;
-  /// The executor serving `stage` ("staging"/"production") of a deployment of `kind`.
+  /// The executor serving `stage` ("staging"/"production") of a deployment of `kind`. While a
+  /// canary runs (status.revisions.<stage>.previous set, spec.rollout.canaryPercent below 100) it
+  /// splits: each call goes to the newest revision with probability canaryPercent/100, else to
+  /// the previous one.
   virtual Result<ExecutorPtr> ExecutorForStage(std::string_view kind, const std::string& ns,
                                                const std::string& name, std::string_view stage) = 0;
+  /// As above, but every call of the returned executor goes to the one revision `affinity_key`
+  /// (an A2A task or context id, an MCP session id) hashes to, so a conversation does not flip
+  /// between revisions while a canary runs; the same key gets the same revision on every call of
+  /// this function as long as the percent and the revisions stay. An empty key: no pinning.
+  virtual Result<ExecutorPtr> ExecutorForStage(std::string_view kind, const std::string& ns, const std::string& name,
+                                               std::string_view stage, std::string_view affinity_key) {
+    (void)affinity_key;  // implementations without a split have nothing to pin
+    return ExecutorForStage(kind, ns, name, stage);
+  }
 };
 
 // ---- helpers shared by the controllers (exposed for tests) ------------------------------------

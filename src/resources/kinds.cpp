@@ -68,11 +68,18 @@ TUNA_SCHEMA(CommonStatus,
             Field("observedGeneration", &CommonStatus::observed_generation),
             Field("conditions", &CommonStatus::conditions))
 
+TUNA_SCHEMA(PreviousRevision,
+            Field("revision", &PreviousRevision::revision),
+            Field("archive", &PreviousRevision::archive),
+            Field("build", &PreviousRevision::build),
+            Field("deployedAt", &PreviousRevision::deployed_at))
+
 TUNA_SCHEMA(StageRevision,
             Field("revision", &StageRevision::revision),
             Field("archive", &StageRevision::archive),
             Field("build", &StageRevision::build),
-            Field("deployedAt", &StageRevision::deployed_at))
+            Field("deployedAt", &StageRevision::deployed_at),
+            Field("previous", &StageRevision::previous))
 
 TUNA_SCHEMA(StageRevisions,
             Field("staging", &StageRevisions::staging),

@@ -93,12 +93,24 @@ struct CommonStatus {
   bool operator==(const CommonStatus&) const = default;
 };
 
-/// The deployed revision of one stage.
+/// The revision a stage keeps serving beside its newest one while a canary runs
+/// (spec.rollout.canaryPercent below 100): it takes the share the canary does not get.
+struct PreviousRevision {
+  std::string revision;     // commit id or tag that was built
+  std::string archive;      // artifact digest ("sha256:...") or URL
+  std::string build;        // name of the build that produced it
+  std::string deployed_at;  // RFC 3339: when it was deployed (not when it became "previous")
+  bool operator==(const PreviousRevision&) const = default;
+};
+
+/// The deployed revision of one stage. While a canary runs, `revision` is the canary (the newest
+/// revision, getting canaryPercent of the stage's requests) and `previous` the stable one.
 struct StageRevision {
   std::string revision;     // commit id or tag that was built
   std::string archive;      // artifact digest ("sha256:...") or URL
   std::string build;        // name of the build that produced it
   std::string deployed_at;  // RFC 3339
+  std::optional<PreviousRevision> previous;  // set only while a canary runs
   bool operator==(const StageRevision&) const = default;
 };
 
@@ -209,7 +221,10 @@ struct AgentStages {
 };
 
 struct Rollout {
-  std::optional<std::int64_t> canary_percent;  // 0..100: share of production traffic to the new revision
+  /// 0..100: share of a stage's requests sent to its newest revision while the previous one keeps
+  /// the rest. Absent or 100: a new revision replaces the old at once (and a running canary is
+  /// promoted); 0: the new revision is deployed but the previous takes every request.
+  std::optional<std::int64_t> canary_percent;
   bool operator==(const Rollout&) const = default;
 };
 
