@@ -25,7 +25,8 @@ class RemoteAgentExecutor final : public a2a::AgentExecutor {
   Status Execute(const a2a::RequestContext& ctx, a2a::EventQueue& events) override {
     if (options_.controllers == nullptr) return Unavailable("agents are not running in this server (started with --api-only)");
     // One conversation stays on one revision while a canary runs.
-    auto executor = options_.controllers->ExecutorForStage("AgentDeployment", target_.namespace_, target_.name, target_.stage);
+    auto executor =
+        options_.controllers->ExecutorForStage("AgentDeployment", target_.namespace_, target_.name, target_.stage, ctx.context_id);
     if (!executor.ok()) return executor.status();
 
     json::array history;

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "controllers/workloads.hpp"
+#include "core/ids.hpp"
 #include "core/logging.hpp"
 #include "mcp/streamable_http_handler.hpp"
 #include "tuna/jsonrpc.hpp"
@@ -73,12 +74,14 @@ using Connector = std::function<Result<mcp::ClientPtr>(mcp::ClientOptions option
 // one JSON-RPC message per executor call. SSE answers are parsed; the Mcp-Session-Id a tuna-run
 // HTTP server issues is kept per upstream session.
 mcp::TransportFunction ExecutorFunction(controllers::WorkloadControllers* controllers, std::string ns, std::string name,
-                                        std::string stage, std::string path, std::chrono::milliseconds timeout) {
+                                        std::string stage, std::string path, std::chrono::milliseconds timeout,
+                                        std::string affinity) {
   auto session_id = std::make_shared<std::string>();
   auto mu = std::make_shared<std::mutex>();
   return [=](const json::value& message, const mcp::FunctionContext& ctx) -> Result<json::value> {
     if (controllers == nullptr) return Unavailable("deployed MCP servers are not running in this server");
-    TUNA_ASSIGN_OR_RETURN(auto exec, controllers->ExecutorForStage("MCPServerDeployment", ns, name, stage));
+    // One upstream session stays on one revision while a canary runs.
+    TUNA_ASSIGN_OR_RETURN(auto exec, controllers->ExecutorForStage("MCPServerDeployment", ns, name, stage, affinity));
     InvokeRequest call;
     call.method = "POST";
     call.path = path;
@@ -264,7 +267,7 @@ Result<Connector> McpEndpoints::Impl::ConnectorFor(const std::string& ns, ToolKi
   auto* controllers = options.controllers;
   auto timeout = options.upstream_timeout;
   return Connector([=](mcp::ClientOptions o) -> Result<mcp::ClientPtr> {
-    auto transport = mcp::MakeFunctionTransport(ExecutorFunction(controllers, ns, name, stage, path, timeout));
+    auto transport = mcp::MakeFunctionTransport(ExecutorFunction(controllers, ns, name, stage, path, timeout, core::NewRequestId()));
     return mcp::Client::Connect(std::move(transport), std::move(o));
   });
 }
