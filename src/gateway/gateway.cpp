@@ -86,7 +86,7 @@ std::string ChildTraceparent(std::string_view incoming) {
 }
 
 std::optional<Result<Target>> ParseTarget(const std::vector<std::string>& s) {
-  if (s.empty() || (s[0] != "a2a" && s[0] != "mcp")) return std::nullopt;
+  if (s.empty() || (s[0] != "a2a" && s[0] != "mcp" && s[0] != "memory")) return std::nullopt;
   Target t;
   // True (and the stage taken) when segment i names a stage.
   auto take_stage = [&](std::size_t i) {
@@ -96,7 +96,21 @@ std::optional<Result<Target>> ParseTarget(const std::vector<std::string>& s) {
     }
     return false;
   };
-  if (s[0] == "a2a") {
+  if (s[0] == "memory") {
+    t.protocol = Target::Protocol::kMemory;
+    t.kind = Target::Kind::kAgent;
+    t.stage.clear();
+    if (s.size() < 5 || s.size() > 6) {
+      return Result<Target>(NotFound("use /memory/{namespace}/{agent}/{memory}/{context}[/{key}]"));
+    }
+    t.namespace_ = s[1];
+    t.name = s[2];
+    t.memory = s[3];
+    t.context = s[4];
+    if (s.size() == 6) t.rest = s[5];
+    t.base_path = "/memory/" + t.namespace_ + "/" + t.name + "/" + t.memory + "/" + t.context;
+    t.route = std::string("/memory/{namespace}/{agent}/{memory}/{context}") + (s.size() == 6 ? "/{key}" : "");
+  } else if (s[0] == "a2a") {
     t.protocol = Target::Protocol::kA2a;
     t.kind = Target::Kind::kAgent;
     if (s.size() < 3) return Result<Target>(NotFound("use /a2a/{namespace}/{agent}[/{stage}]"));
@@ -229,7 +243,9 @@ std::optional<net::HttpResponse> Gateway::Handle(net::HttpRequest& req) {
       return r;
     }
   }
-  EndpointHandler* handler = target.protocol == Target::Protocol::kA2a ? im.options.a2a : im.options.mcp;
+  EndpointHandler* handler = target.protocol == Target::Protocol::kA2a   ? im.options.a2a
+                             : target.protocol == Target::Protocol::kMcp ? im.options.mcp
+                                                                         : im.options.memory;
   if (handler == nullptr) {
     return im.Refuse(501, kServerError, "unavailable", "this server does not serve this protocol", req, target.route);
   }
@@ -241,7 +257,10 @@ std::optional<net::HttpResponse> Gateway::Handle(net::HttpRequest& req) {
   if (im.requests != nullptr) {
     static constexpr std::string_view kKinds[] = {"agent", "server", "tool", "federated"};
     im.requests
-        ->WithLabels({target.protocol == Target::Protocol::kA2a ? "a2a" : "mcp", kKinds[static_cast<int>(target.kind)],
+        ->WithLabels({target.protocol == Target::Protocol::kA2a   ? "a2a"
+                      : target.protocol == Target::Protocol::kMcp ? "mcp"
+                                                                  : "memory",
+                      kKinds[static_cast<int>(target.kind)],
                       std::to_string(r.status)})
         .Inc();
   }

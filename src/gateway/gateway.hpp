@@ -8,6 +8,7 @@
 //   /mcp/{ns}/servers/{name}[/{stage}]               an MCPServerDeployment over Streamable HTTP
 //   /mcp/{ns}/tools/{name}                           an HTTPToolDeployment's operations as MCP tools
 //   /mcp/{ns}/agents/{agent}[/{stage}]               everything the agent's AgentResourceBinding allows
+//   /memory/{ns}/{agent}/{memory}/{context}[/{key}]  an AgentMemory the agent's binding lists
 //
 // Checks, in order: route (404), Host and Origin (403), API key (401), scope invoke in {ns}
 // (403), rate limit of the key (429 with Retry-After), then the protocol's own rules.
@@ -32,12 +33,14 @@ namespace tuna::gateway {
 
 /// What a gateway route names.
 struct Target {
-  enum class Protocol { kA2a, kMcp } protocol = Protocol::kA2a;
+  enum class Protocol { kA2a, kMcp, kMemory } protocol = Protocol::kA2a;
   enum class Kind { kAgent, kMcpServer, kHttpTool, kFederated } kind = Kind::kAgent;
   std::string namespace_;
   std::string name;
   std::string stage = "production";  // "staging" | "production"; HTTP tools have none
-  std::string rest;                  // what follows the endpoint ("" or ".well-known/agent-card.json")
+  std::string rest;                  // what follows the endpoint ("" or ".well-known/agent-card.json"; memory: the key)
+  std::string memory;                // memory routes: the AgentMemory's name
+  std::string context;               // memory routes: the context (conversation) id
   std::string base_path;             // "/a2a/default/echo/staging": the endpoint's own path
   std::string route;                 // route template for metrics
 };
@@ -69,6 +72,7 @@ struct GatewayOptions {
   std::function<std::string()> public_url;
   EndpointHandler* a2a = nullptr;  // not owned; null: 501
   EndpointHandler* mcp = nullptr;  // not owned; null: 501
+  EndpointHandler* memory = nullptr;  // not owned; null: 501
 };
 
 class Gateway {

@@ -30,6 +30,7 @@
 #include "gateway/a2a_endpoint.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/mcp_endpoint.hpp"
+#include "gateway/memory_endpoint.hpp"
 #include "server/key_routes.hpp"
 #include "server/workload_routes.hpp"
 #include "controllers/workloads.hpp"
@@ -256,6 +257,8 @@ class TunaServer final : public Server {
     if (!options_.public_url.empty()) go.public_url = [url = options_.public_url] { return url; };
     go.a2a = agents_.get();
     go.mcp = mcps_.get();
+    memories_ = std::make_unique<gateway::MemoryEndpoints>(*store_, *sessions_);
+    go.memory = memories_.get();
     gateway_ = std::make_unique<gateway::Gateway>(std::move(go));
     registry_.AddGaugeCallback("tuna_gateway_agents", "Agent stages with a live A2A server in the gateway.",
                                [a = agents_.get()] { return static_cast<double>(a->size()); });
@@ -453,6 +456,7 @@ class TunaServer final : public Server {
   session::SessionStorePtr sessions_;
   std::unique_ptr<gateway::AgentEndpoints> agents_;
   std::unique_ptr<gateway::McpEndpoints> mcps_;
+  std::unique_ptr<gateway::MemoryEndpoints> memories_;
   std::unique_ptr<gateway::Gateway> gateway_;
   DriverRegistry drivers_;
   EventRecorder events_;

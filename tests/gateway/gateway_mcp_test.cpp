@@ -129,5 +129,33 @@ TEST_F(GatewayMcp, FederatedSessionHearsListChangedWhenTheBindingChanges) {
   EXPECT_EQ(body.find("petstore__"), std::string::npos) << body;
 }
 
+TEST_F(GatewayMcp, AgentMemoryApiIsScopedToTheAgentsBindingAndContext) {
+  ApiClient app(static_cast<std::uint16_t>(std::stoi(port_)), token_key_);
+  const std::string conv = "/memory/default/echo/echo-history/ctx-1";
+  auto first = app.Call("POST", conv, R"({"role":"user","content":"my name is Ada"})", {{"Content-Type", "application/json"}});
+  ASSERT_EQ(first.status, 201) << first.body;
+  EXPECT_NE(first.body.find("\"seq\":1"), std::string::npos) << first.body;
+  ASSERT_EQ(app.Call("POST", conv, R"({"role":"agent","content":"hello Ada"})", {{"Content-Type", "application/json"}}).status, 201);
+  auto listed = app.Get(conv);
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  auto entries = json::parse(listed.body).at("entries").as_array();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(JsonStr(entries[0], {"content"}), "my name is Ada");
+  // Contexts are separate; a bad entry names what is wrong; other agents and tenants are refused.
+  EXPECT_EQ(json::parse(app.Get("/memory/default/echo/echo-history/ctx-2").body).at("entries").as_array().size(), 0u);
+  auto bad = app.Call("POST", conv, R"({"content":"no role"})", {{"Content-Type", "application/json"}});
+  EXPECT_EQ(bad.status / 100, 4) << bad.body;
+  EXPECT_NE(bad.body.find("role"), std::string::npos) << bad.body;
+  auto unbound = app.Get("/memory/default/someone-else/echo-history/ctx-1");
+  EXPECT_EQ(unbound.status, 403) << unbound.body;
+  auto other = api_->Post(kApi + "team-b/apikeys", R"({"metadata":{"name":"m"}})");
+  ApiClient foreign(static_cast<std::uint16_t>(std::stoi(port_)), JsonStr(json::parse(other.body), {"token"}));
+  EXPECT_EQ(foreign.Get(conv).status, 403);
+  EXPECT_EQ(app.Get("/memory/default/echo/no-such-memory/ctx-1").status, 404);
+  // Forget the context.
+  EXPECT_EQ(app.Call("DELETE", conv).status, 200);
+  EXPECT_EQ(json::parse(app.Get(conv).body).at("entries").as_array().size(), 0u);
+}
+
 }  // namespace
 }  // namespace tuna::testing
