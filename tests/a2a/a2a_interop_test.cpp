@@ -12,6 +12,7 @@
 
 #include <unistd.h>
 
+#include "support/node.hpp"
 #include "a2a/test_store.hpp"
 #include "a2a/test_agent.hpp"
 #include "cli/process.hpp"
@@ -21,20 +22,6 @@ namespace tuna::a2a {
 namespace {
 namespace fs = std::filesystem;
 
-std::string FindNodeForA2a() {
-  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
-  path += ":/usr/local/bin:/usr/bin:/bin";
-  std::stringstream ss(path);
-  std::string dir;
-  while (std::getline(ss, dir, ':')) {
-    if (dir.empty()) continue;
-    fs::path candidate = fs::path(dir) / "node";
-    std::error_code ec;
-    if (fs::is_regular_file(candidate, ec) && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return {};
-}
-
 class A2aInterop : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(A2aInterop, OfficialJavaScriptClient) {
@@ -42,7 +29,7 @@ TEST_P(A2aInterop, OfficialJavaScriptClient) {
   const fs::path dir = fs::path(TUNA_SOURCE_DIR) / "tests/interop/a2a";
   const char* package = version == "1.0" ? "node_modules/@a2a-js/sdk/package.json" : "node_modules/a2a-sdk-03/package.json";
   ASSERT_TRUE(fs::exists(dir / package)) << "npm dependencies missing: run `npm ci --prefix tests/interop/a2a` (scripts/test.sh does)";
-  const std::string node = FindNodeForA2a();
+  const std::string node = tuna::testing::FindNode();
   ASSERT_FALSE(node.empty()) << "node not found on PATH";
 
   A2aTestStore store;

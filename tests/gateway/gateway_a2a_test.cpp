@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "support/node.hpp"
 #include "support/tuna_server_fixture.hpp"
 
 namespace tuna::testing {
@@ -18,18 +19,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 const std::string kApi = "/apis/tuna.ai/v1alpha1/namespaces/";
-
-std::string FindNode() {
-  const char* path = std::getenv("PATH");
-  std::string rest = path ? path : "";
-  while (!rest.empty()) {
-    auto colon = rest.find(':');
-    std::string dir = rest.substr(0, colon);
-    rest = colon == std::string::npos ? "" : rest.substr(colon + 1);
-    if (!dir.empty() && fs::exists(fs::path(dir) / "node")) return (fs::path(dir) / "node").string();
-  }
-  return "";
-}
 
 class GatewayA2a : public TunaServerTest {
  protected:
@@ -119,7 +108,7 @@ TEST_F(GatewayA2a, CardSendAndTenancy) {
 }
 
 TEST_F(GatewayA2a, OfficialJavaScriptSdkSendStreamGetCancel) {
-  std::string node = FindNode();
+  std::string node = tuna::testing::FindNode();
   ASSERT_FALSE(node.empty()) << "node not found on PATH";
   fs::path dir = fs::path(TUNA_SOURCE_DIR) / "tests/interop/a2a";
   ASSERT_TRUE(fs::exists(dir / "node_modules/@a2a-js/sdk/package.json")) << "run: npm ci --prefix tests/interop/a2a";

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "support/node.hpp"
 #include "support/tuna_server_fixture.hpp"
 
 namespace tuna::testing {
@@ -17,18 +18,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 const std::string kApi = "/apis/tuna.ai/v1alpha1/namespaces/";
-
-std::string NodeOnPath() {
-  const char* path = std::getenv("PATH");
-  std::string rest = path ? path : "";
-  while (!rest.empty()) {
-    auto colon = rest.find(':');
-    std::string dir = rest.substr(0, colon);
-    rest = colon == std::string::npos ? "" : rest.substr(colon + 1);
-    if (!dir.empty() && fs::exists(fs::path(dir) / "node")) return (fs::path(dir) / "node").string();
-  }
-  return "";
-}
 
 class GatewayMcp : public TunaServerTest {
  protected:
@@ -59,14 +48,14 @@ class GatewayMcp : public TunaServerTest {
     fs::path dir = fs::path(TUNA_SOURCE_DIR) / "tests/interop/mcp";
     po.args = {(dir / "gateway_client.mjs").string(), url_ + path, token_key_, mode};
     po.env = {{"PATH", std::getenv("PATH")}, {"HOME", dir_.path()}};
-    return RunProcess(NodeOnPath(), po, 120s);
+    return RunProcess(tuna::testing::FindNode(), po, 120s);
   }
 
   std::string token_key_;
 };
 
 TEST_F(GatewayMcp, OfficialClientUsesADeployedServerAndTheFederatedAgentEndpoint) {
-  ASSERT_FALSE(NodeOnPath().empty()) << "node not found on PATH";
+  ASSERT_FALSE(tuna::testing::FindNode().empty()) << "node not found on PATH";
   ASSERT_TRUE(fs::exists(fs::path(TUNA_SOURCE_DIR) / "tests/interop/mcp/node_modules/@modelcontextprotocol/sdk"))
       << "run: npm ci --prefix tests/interop/mcp";
   auto server = Client("/mcp/default/servers/hello/staging", "server");

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/node.hpp"
 #include "sandbox/process.hpp"
 #include "support/temp_dir.hpp"
 #include "tuna/mcp/client.hpp"
@@ -26,26 +27,12 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-std::string FindNodeBinary() {
-  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
-  path += ":/usr/local/bin:/usr/bin:/bin";
-  std::stringstream ss(path);
-  std::string dir;
-  while (std::getline(ss, dir, ':')) {
-    if (dir.empty()) continue;
-    fs::path candidate = fs::path(dir) / "node";
-    std::error_code ec;
-    if (fs::is_regular_file(candidate, ec) && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return {};
-}
-
 fs::path EverythingScript() {
   return fs::path(TUNA_SOURCE_DIR) / "tests/interop/mcp-everything/node_modules/@modelcontextprotocol/server-everything/dist/index.js";
 }
 
 #define REQUIRE_EVERYTHING(node)                                                                            \
-  const std::string node = FindNodeBinary();                                                               \
+  const std::string node = tuna::testing::FindNode();                                                               \
   if (node.empty()) GTEST_SKIP() << "node is not installed; the MCP reference server cannot run";         \
   ASSERT_TRUE(fs::exists(EverythingScript()))                                                               \
       << "npm dependencies missing: run `npm ci --prefix tests/interop/mcp-everything` (scripts/test.sh does)"

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "support/node.hpp"
 #include "cli/process.hpp"
 #include "mcp/fixture_server.hpp"
 #include "tuna/mcp/streamable_http.hpp"
@@ -17,26 +18,11 @@ namespace tuna::mcp {
 namespace {
 namespace fs = std::filesystem;
 
-// `node` on PATH (the test environment's PATH, then the usual places).
-std::string FindNode() {
-  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
-  path += ":/usr/local/bin:/usr/bin:/bin";
-  std::stringstream ss(path);
-  std::string dir;
-  while (std::getline(ss, dir, ':')) {
-    if (dir.empty()) continue;
-    fs::path candidate = fs::path(dir) / "node";
-    std::error_code ec;
-    if (fs::is_regular_file(candidate, ec) && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return {};
-}
-
 TEST(McpInterop, OfficialTypeScriptClient) {
   const fs::path dir = fs::path(TUNA_SOURCE_DIR) / "tests/interop/mcp";
   ASSERT_TRUE(fs::exists(dir / "node_modules/@modelcontextprotocol/sdk/package.json"))
       << "npm dependencies missing: run `npm ci --prefix tests/interop/mcp` (scripts/test.sh does)";
-  const std::string node = FindNode();
+  const std::string node = tuna::testing::FindNode();
   ASSERT_FALSE(node.empty()) << "node not found on PATH";
 
   ServerPtr server = testing::MakeFixtureServer();
