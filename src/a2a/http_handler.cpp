@@ -2,6 +2,7 @@
 // -> Content-Type (415, -32005) -> body size (413) -> JSON-RPC parse (400, -32700 / -32600)
 // -> the call: a JSON answer, or an SSE stream of JSON-RPC responses ("data: <json>\n\n").
 
+#include "net/host_policy.hpp"
 #include "a2a/http_handler.hpp"
 
 #include <algorithm>
@@ -28,30 +29,6 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// "http://localhost:3000" -> "localhost"; "http://[::1]:80" -> "[::1]".
-std::string OriginHost(std::string_view origin) {
-  std::size_t scheme_end = origin.find("://");
-  if (scheme_end == std::string_view::npos) return {};
-  std::string_view rest = origin.substr(scheme_end + 3);
-  rest = rest.substr(0, rest.find('/'));
-  if (rest.starts_with("[")) {
-    std::size_t close = rest.find(']');
-    return close == std::string_view::npos ? std::string() : Lower(rest.substr(0, close + 1));
-  }
-  return Lower(rest.substr(0, rest.find(':')));
-}
-
-std::string HostName(std::string_view host) {
-  host = Trim(host);
-  if (host.starts_with("[")) {
-    std::size_t close = host.find(']');
-    return close == std::string_view::npos ? std::string() : Lower(host.substr(0, close + 1));
-  }
-  return Lower(host.substr(0, host.find(':')));
-}
-
-bool IsLocalHostName(std::string_view name) { return name == "localhost" || name == "127.0.0.1" || name == "[::1]"; }
-
 net::HttpResponse JsonResponse(int status, const json::value& body) {
   net::HttpResponse r;
   r.status = status;
@@ -75,20 +52,9 @@ net::HttpResponse HttpBinding::ErrorResponse(int http_status, int jsonrpc_code, 
   return JsonResponse(http_status, jsonrpc::MakeErrorResponse(nullptr, jsonrpc::Error{jsonrpc_code, std::string(message), nullptr}));
 }
 
-bool HttpBinding::OriginAllowed(std::string_view origin) const {
-  if (options_.allowed_origins.empty()) return IsLocalHostName(OriginHost(origin));
-  std::string lower = Lower(origin);
-  return std::any_of(options_.allowed_origins.begin(), options_.allowed_origins.end(),
-                     [&](const std::string& allowed) { return allowed == "*" || Lower(allowed) == lower; });
-}
+bool HttpBinding::OriginAllowed(std::string_view origin) const { return net::OriginAllowed(origin, options_.allowed_origins); }
 
-bool HttpBinding::HostAllowed(std::string_view host) const {
-  std::string name = HostName(host);
-  if (name.empty()) return false;
-  if (options_.allowed_hosts.empty()) return IsLocalHostName(name);
-  return std::any_of(options_.allowed_hosts.begin(), options_.allowed_hosts.end(),
-                     [&](const std::string& allowed) { return allowed == "*" || Lower(allowed) == name; });
-}
+bool HttpBinding::HostAllowed(std::string_view host) const { return net::HostAllowed(host, options_.allowed_hosts); }
 
 std::string HttpBinding::EndpointUrl(const net::HttpRequest& request) const {
   if (!options_.public_url.empty()) return options_.public_url;

@@ -10,6 +10,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "admission/rules.hpp"
 #include "core/ids.hpp"
 #include <spdlog/spdlog.h>
 
@@ -24,14 +25,6 @@ using Clock = std::chrono::system_clock;
 constexpr std::string_view kPrefix = "tuna_";
 constexpr std::size_t kIdHexBytes = 6;       // 12 hex characters
 constexpr std::size_t kSecretHexBytes = 24;  // 48 hex characters
-
-bool IsDnsLabel(std::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  for (char c : s) {
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-')) return false;
-  }
-  return s.front() != '-' && s.back() != '-';
-}
 
 bool IsHex(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f'); });
@@ -107,10 +100,10 @@ class KeyStoreImpl final : public KeyStore {
   }
 
   Result<CreatedKey> Create(const CreateKeyRequest& request) override {
-    if (!IsDnsLabel(request.namespace_)) {
+    if (!internal::IsDnsLabel(request.namespace_)) {
       return InvalidArgument("namespace: \"" + request.namespace_.substr(0, 80) + "\" is not a DNS label (lower-case letters, digits, '-')");
     }
-    if (!IsDnsLabel(request.name)) {
+    if (!internal::IsDnsLabel(request.name)) {
       return InvalidArgument("name: \"" + request.name.substr(0, 80) + "\" is not a DNS label (lower-case letters, digits, '-')");
     }
     if (request.rate_limit.per_second < 0 || request.rate_limit.burst < 0 || request.rate_limit.per_second > 1e9 ||

@@ -7,8 +7,10 @@
 #include <boost/json.hpp>
 
 #include "core/ids.hpp"
+#include "admission/rules.hpp"
 #include "core/metrics.hpp"
 #include "gateway/rate_limiter.hpp"
+#include "net/host_policy.hpp"
 
 namespace tuna::gateway {
 namespace {
@@ -17,40 +19,6 @@ namespace json = boost::json;
 
 constexpr int kServerError = -32000;
 constexpr int kInvalidRequest = -32600;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-bool IsDnsLabel(std::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  for (char c : s) {
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-')) return false;
-  }
-  return s.front() != '-' && s.back() != '-';
-}
-
-// "host:port" / "[::1]:port" / "host" -> lower-case host name (brackets kept for IPv6).
-std::string HostName(std::string_view host) {
-  if (host.empty()) return {};
-  if (host.front() == '[') {
-    auto end = host.find(']');
-    return end == std::string_view::npos ? std::string() : Lower(host.substr(0, end + 1));
-  }
-  return Lower(host.substr(0, host.find(':')));
-}
-
-std::string OriginHost(std::string_view origin) {
-  auto scheme = origin.find("://");
-  if (scheme == std::string_view::npos) return {};
-  std::string_view rest = origin.substr(scheme + 3);
-  rest = rest.substr(0, rest.find('/'));
-  return HostName(rest);
-}
-
-bool IsLocal(const std::string& name) { return name == "localhost" || name == "127.0.0.1" || name == "[::1]"; }
 
 bool IsHex(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f'); });
@@ -144,8 +112,8 @@ std::optional<Result<Target>> ParseTarget(const std::vector<std::string>& s) {
     t.route = "/mcp/{namespace}/" + kind + "/{name}" + (next == 5 ? "/{stage}" : "");
     if (t.kind == Target::Kind::kHttpTool) t.stage.clear();
   }
-  if (!IsDnsLabel(t.namespace_)) return Result<Target>(InvalidArgument("invalid namespace \"" + t.namespace_.substr(0, 80) + "\""));
-  if (!IsDnsLabel(t.name)) return Result<Target>(InvalidArgument("invalid name \"" + t.name.substr(0, 80) + "\""));
+  if (!internal::IsDnsLabel(t.namespace_)) return Result<Target>(InvalidArgument("invalid namespace \"" + t.namespace_.substr(0, 80) + "\""));
+  if (!internal::IsDnsLabel(t.name)) return Result<Target>(InvalidArgument("invalid name \"" + t.name.substr(0, 80) + "\""));
   return Result<Target>(std::move(t));
 }
 
@@ -154,21 +122,6 @@ struct Gateway::Impl {
   RateLimiter limiter;
   metrics::CounterFamily* requests = nullptr;
   metrics::CounterFamily* refusals = nullptr;
-
-  bool OriginAllowed(std::string_view origin) const {
-    if (options.allowed_origins.empty()) return IsLocal(OriginHost(origin));
-    std::string lower = Lower(origin);
-    return std::any_of(options.allowed_origins.begin(), options.allowed_origins.end(),
-                       [&](const std::string& a) { return a == "*" || Lower(a) == lower; });
-  }
-
-  bool HostAllowed(std::string_view host) const {
-    std::string name = HostName(host);
-    if (name.empty()) return false;
-    if (options.allowed_hosts.empty()) return IsLocal(name);
-    return std::any_of(options.allowed_hosts.begin(), options.allowed_hosts.end(),
-                       [&](const std::string& a) { return a == "*" || Lower(a) == name; });
-  }
 
   net::HttpResponse Refuse(int http, int code, std::string_view reason, std::string_view message, const net::HttpRequest& req,
                            const std::string& route) {
@@ -213,11 +166,11 @@ std::optional<net::HttpResponse> Gateway::Handle(net::HttpRequest& req) {
   Target& target = **parsed;
   // Host and Origin first: a browser on another site never gets as far as the key check.
   std::string_view host = req.Header("Host");
-  if (!im.HostAllowed(host)) {
+  if (!net::HostAllowed(host, im.options.allowed_hosts)) {
     return im.Refuse(403, kServerError, "host", "forbidden: host not allowed: " + std::string(host.substr(0, 200)), req, target.route);
   }
   std::string_view origin = req.Header("Origin");
-  if (!origin.empty() && !im.OriginAllowed(origin)) {
+  if (!origin.empty() && !net::OriginAllowed(origin, im.options.allowed_origins)) {
     return im.Refuse(403, kServerError, "origin", "forbidden: origin not allowed: " + std::string(origin.substr(0, 200)), req,
                      target.route);
   }

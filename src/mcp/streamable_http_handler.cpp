@@ -8,6 +8,7 @@
 // 1, 2, ... its POST response streams. Each stream keeps its last events, so a client that
 // reconnects with GET and Last-Event-ID gets what followed that id, then the rest live.
 
+#include "net/host_policy.hpp"
 #include "mcp/streamable_http_handler.hpp"
 
 #include <algorithm>
@@ -63,31 +64,6 @@ bool Accepts(const std::vector<std::string>& ranges, std::string_view type, std:
   return std::any_of(ranges.begin(), ranges.end(),
                      [&](const std::string& r) { return r == type || r == main_wildcard || r == "*/*"; });
 }
-
-// "http://localhost:3000" -> "localhost"; "http://[::1]:80" -> "[::1]"; empty when malformed.
-std::string OriginHost(std::string_view origin) {
-  std::size_t scheme_end = origin.find("://");
-  if (scheme_end == std::string_view::npos) return {};
-  std::string_view rest = origin.substr(scheme_end + 3);
-  rest = rest.substr(0, rest.find('/'));
-  if (rest.starts_with("[")) {
-    std::size_t close = rest.find(']');
-    return close == std::string_view::npos ? std::string() : Lower(rest.substr(0, close + 1));
-  }
-  return Lower(rest.substr(0, rest.find(':')));
-}
-
-// "example.com:8080" -> "example.com"; "[::1]:80" -> "[::1]".
-std::string HostName(std::string_view host) {
-  host = Trim(host);
-  if (host.starts_with("[")) {
-    std::size_t close = host.find(']');
-    return close == std::string_view::npos ? std::string() : Lower(host.substr(0, close + 1));
-  }
-  return Lower(host.substr(0, host.find(':')));
-}
-
-bool IsLocalHostName(std::string_view name) { return name == "localhost" || name == "127.0.0.1" || name == "[::1]"; }
 
 net::HttpResponse JsonResponse(int status, const json::value& body) {
   net::HttpResponse r;
@@ -328,22 +304,9 @@ std::chrono::steady_clock::time_point StreamableHttpHandler::Now() const {
   return options_.clock ? options_.clock() : std::chrono::steady_clock::now();
 }
 
-bool StreamableHttpHandler::OriginAllowed(std::string_view origin) const {
-  if (options_.allowed_origins.empty()) {
-    return IsLocalHostName(OriginHost(origin));
-  }
-  std::string lower = Lower(origin);
-  return std::any_of(options_.allowed_origins.begin(), options_.allowed_origins.end(),
-                     [&](const std::string& allowed) { return allowed == "*" || Lower(allowed) == lower; });
-}
+bool StreamableHttpHandler::OriginAllowed(std::string_view origin) const { return net::OriginAllowed(origin, options_.allowed_origins); }
 
-bool StreamableHttpHandler::HostAllowed(std::string_view host) const {
-  std::string name = HostName(host);
-  if (name.empty()) return false;
-  if (options_.allowed_hosts.empty()) return IsLocalHostName(name);
-  return std::any_of(options_.allowed_hosts.begin(), options_.allowed_hosts.end(),
-                     [&](const std::string& allowed) { return allowed == "*" || Lower(allowed) == name; });
-}
+bool StreamableHttpHandler::HostAllowed(std::string_view host) const { return net::HostAllowed(host, options_.allowed_hosts); }
 
 void StreamableHttpHandler::SweepLocked(std::chrono::steady_clock::time_point now, std::vector<SessionPtr>& expired) {
   for (auto it = sessions_.begin(); it != sessions_.end();) {
