@@ -516,6 +516,19 @@ net::HttpResponse StreamableHttpHandler::LiveStreamResponse(const SessionPtr& se
   return AttachResponse(std::move(stream), 0);
 }
 
+SessionHandlerPtr StreamableHttpHandler::RelaySession(const net::HttpRequest& request) {
+  if (request.method != "POST" || request.path != options_.path || request.Header(kSessionHeader).empty()) return nullptr;
+  if (!HostAllowed(request.Header("Host"))) return nullptr;
+  if (std::string_view origin = request.Header("Origin"); !origin.empty() && !OriginAllowed(origin)) return nullptr;
+  std::vector<std::string> ranges = MediaRanges(request.Header("Accept"));
+  if (!Accepts(ranges, "application/json", "application/*") || !Accepts(ranges, "text/event-stream", "text/*")) return nullptr;
+  std::string content_type = Lower(Trim(request.Header("Content-Type")));
+  if (content_type.substr(0, content_type.find(';')) != "application/json") return nullptr;
+  net::HttpResponse error;
+  SessionPtr session = FindSession(request, error);
+  return session ? session->handler : nullptr;
+}
+
 net::HttpResponse StreamableHttpHandler::HandlePost(net::HttpRequest& request) {
   std::vector<std::string> ranges = MediaRanges(request.Header("Accept"));
   if (!Accepts(ranges, "application/json", "application/*") || !Accepts(ranges, "text/event-stream", "text/*")) {

@@ -174,6 +174,11 @@ class TunaServer final : public Server {
     http.handler_timeout = options_.request_timeout;
     http.max_stream_duration = std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_watch_duration);
     http.metrics = &registry_;
+    // The gateway's MCP relay answers on the I/O threads; everything else goes to Handle().
+    http.inline_handler = [this](const std::shared_ptr<net::HttpRequest>& req, const net::ResponderPtr& responder) {
+      if (!gateway_ || req->body.size() > options_.max_body_bytes) return false;
+      return gateway_->HandleInline(req, responder);
+    };
     http_ = std::make_unique<net::HttpServer>(std::move(http), [this](net::HttpRequest& req) { return Handle(req); });
   }
 
@@ -246,6 +251,8 @@ class TunaServer final : public Server {
       while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
       return value;
     };
+    mo.upstream = http_->upstream_client();
+    mo.metrics = &registry_;
     mcps_ = std::make_unique<gateway::McpEndpoints>(std::move(mo));
     TUNA_RETURN_IF_ERROR(mcps_->Start());
     gateway::GatewayOptions go;
