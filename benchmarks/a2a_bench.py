@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""A2A SendMessage: tuna's gateway against calling the agent directly and against nginx, and a
+Python handler against the same handler in C++, in one run.
+
+The handler: echo (working, an artifact, completed) — examples/cpp/a2a_echo_agent.cpp in C++,
+benchmarks/agents/echo_agent.py in Python (tuna.a2a). Rows, same request, same load:
+  cpp      wrk -> tuna's C++ A2A server, handler in C++ (build/benchmarks/a2a_echo_agent)
+  python   wrk -> tuna's C++ A2A server, handler in Python (python -m tuna.a2a serve)
+  nginx    wrk -> nginx (proxy_pass, keep-alive upstream) -> the python row's server
+  gateway  wrk -> tuna server /a2a/default/echo/staging (API key, A2A server with tasks in the
+           SQLite session store) -> the same Python handler deployed on the pool (a warm
+           `python -m tuna.a2a worker`, agent handler protocol over its Unix socket)
+Method (PERFORMANCE.md): wrk on CPU 0, every server on CPU 1, rows interleaved over rounds,
+medians reported. Needs wrk, nginx (Debian) and the tuna Python package (`pip install .`).
+
+  python3 benchmarks/a2a_bench.py [--rounds 3] [--seconds 5] [--connections 16]
+Writes benchmarks/results/a2a.json and prints a markdown table.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+from gateway_bench import free_port, pinned  # noqa: E402
+
+BODY = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage",
+        "params": {"message": {"role": "ROLE_USER", "messageId": "m-1", "parts": [{"text": "hello"}]}}}
+
+
+def call(port, path, body, headers):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("POST", path, json.dumps(body), {"Content-Type": "application/json", **headers})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
+def check_echo(port, path, headers):
+    status, data = call(port, path, BODY, headers)
+    if status != 200 or b"echo: hello" not in data:
+        raise SystemExit(f"POST {path} -> {status}: {data[:400]!r}")
+
+
+def wrk(port, path, headers, seconds, connections, work):
+    lua = os.path.join(work, "send.lua")
+    with open(lua, "w") as f:
+        f.write('wrk.method = "POST"\n')
+        f.write(f"wrk.body = {json.dumps(json.dumps(BODY))}\n")
+        for k, v in {"Content-Type": "application/json", **headers}.items():
+            f.write(f'wrk.headers["{k}"] = {json.dumps(v)}\n')
+        # Count answers that are not a completed echo (errors would otherwise look fast).
+        f.write('bad = 0\nfunction response(status, headers, body)\n'
+                '  if status ~= 200 or not string.find(body, "echo: hello", 1, true) then bad = bad + 1 end\nend\n'
+                'function done(summary, latency, requests)\n  io.write("bad: " .. bad .. "\\n")\nend\n')
+    out = subprocess.run(["taskset", "-c", "0", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", lua,
+                          f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def ms(label):
+        m = re.search(label + r"\s+([\d.]+)(us|ms|s)", out)
+        v = float(m.group(1))
+        return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
+
+    bad = re.search(r"bad: (\d+)", out)
+    return rps, ms("50%"), ms("99%"), int(bad.group(1)) if bad else -1
+
+
+def wait_line(proc, pattern, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        m = re.search(pattern, line)
+        if m:
+            return m
+    raise SystemExit(f"no line matching {pattern!r} from {proc.args}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--connections", type=int, default=16)
+    args = ap.parse_args()
+    for tool in ("wrk", "nginx", "taskset"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} not found (apt-get install wrk nginx-light util-linux)")
+    try:
+        import tuna.a2a  # noqa: F401
+    except ImportError as e:
+        raise SystemExit(f"the tuna Python package is needed (pip install .): {e}")
+    work = tempfile.mkdtemp(prefix="tuna-a2a-bench-")
+    procs = []
+    try:
+        cpp = pinned(1, [os.path.join(BUILD, "benchmarks", "a2a_echo_agent"), "0"], stdout=subprocess.PIPE, text=True)
+        procs.append(cpp)
+        cport = int(wait_line(cpp, r"127\.0\.0\.1:(\d+)/").group(1))
+
+        py = pinned(1, [sys.executable, "-m", "tuna.a2a", "serve", "echo_agent:agent", "--port", "0"],
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=os.path.join(ROOT, "benchmarks", "agents"))
+        procs.append(py)
+        pport = int(wait_line(py, r"127\.0\.0\.1:(\d+)").group(1))
+
+        nport = free_port()
+        conf = os.path.join(work, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""worker_processes 1; daemon off; pid {work}/nginx.pid; error_log {work}/nginx.err;
+events {{ worker_connections 1024; }}
+http {{ access_log off;
+  upstream agent {{ server 127.0.0.1:{pport}; keepalive 64; }}
+  server {{ listen 127.0.0.1:{nport};
+    location / {{ proxy_pass http://agent; proxy_http_version 1.1; proxy_set_header Connection "";
+                 proxy_set_header Host 127.0.0.1; proxy_buffering off; }} }} }}
+""")
+        procs.append(pinned(1, ["nginx", "-c", conf, "-p", work], stderr=subprocess.DEVNULL))
+
+        # The gateway: the same handler deployed on the pool (an AgentEnvironment running
+        # `python -m tuna.a2a worker` with this interpreter, the agent from a source archive).
+        env = dict(os.environ, HOME=work)
+        server = pinned(1, [os.path.join(BUILD, "tuna"), "server", "--data-dir", f"{work}/data", "--listen", "127.0.0.1:0",
+                            "--log-level", "warn", "--no-bubblewrap"], stdout=subprocess.PIPE, text=True, env=env)
+        procs.append(server)
+        gport = int(wait_line(server, r"listening on http://127\.0\.0\.1:(\d+)").group(1))
+        token = open(f"{work}/data/admin.token").read().strip()
+        tuna = [os.path.join(BUILD, "tuna")]
+        tenv = dict(env, TUNA_SERVER=f"http://127.0.0.1:{gport}", TUNA_TOKEN=token)
+        manifests = os.path.join(work, "deploy.yaml")
+        src = os.path.join(ROOT, "benchmarks", "agents")
+        with open(manifests, "w") as f:
+            f.write(f"""apiVersion: tuna.ai/v1alpha1
+kind: AgentEnvironment
+metadata: {{name: bench-python}}
+spec:
+  runtime: python3
+  workerCommand: {sys.executable} -m tuna.a2a worker
+  driver: pool
+  poolSize: 1
+  idleTimeoutSeconds: 600
+---
+apiVersion: tuna.ai/v1alpha1
+kind: AgentDeployment
+metadata: {{name: echo}}
+spec:
+  environmentName: bench-python
+  entrypoint: echo_agent:agent
+  stages:
+    staging: {{source: {{archive: "file:{src}"}}}}
+""")
+        subprocess.run(tuna + ["apply", "-f", manifests], env=tenv, check=True, capture_output=True)
+        key = subprocess.run(tuna + ["key", "create", "bench", "--scope", "invoke"], env=tenv, check=True, capture_output=True,
+                             text=True).stdout.strip()
+        auth = {"Authorization": f"Bearer {key}"}
+        deadline = time.time() + 120
+        while True:
+            status, data = call(gport, "/a2a/default/echo/staging", BODY, auth)
+            if status == 200 and b"echo: hello" in data:
+                break
+            if time.time() > deadline:
+                raise SystemExit(f"the deployed agent does not answer: {status} {data[:400]!r}")
+            time.sleep(0.5)
+
+        rows = {
+            "cpp": (cport, "/", {}),
+            "python": (pport, "/", {}),
+            "nginx": (nport, "/", {}),
+            "gateway": (gport, "/a2a/default/echo/staging", auth),
+        }
+        for name, (port, path, headers) in rows.items():
+            check_echo(port, path, headers)
+        samples = {name: [] for name in rows}
+        for _ in range(args.rounds):
+            for name, (port, path, headers) in rows.items():
+                samples[name].append(wrk(port, path, headers, args.seconds, args.connections, work))
+        results = {}
+        for name, xs in samples.items():
+            results[name] = {"rounds": len(xs), "rps": round(statistics.median(x[0] for x in xs)),
+                             "p50_ms": round(statistics.median(x[1] for x in xs), 3),
+                             "p99_ms": round(statistics.median(x[2] for x in xs), 3),
+                             "bad_answers": sum(x[3] for x in xs)}
+        c, p, n, g = (results[k] for k in ("cpp", "python", "nginx", "gateway"))
+        results["ratios"] = {"python_vs_cpp_rps": round(p["rps"] / c["rps"], 2),
+                             "python_added_p50_ms": round(p["p50_ms"] - c["p50_ms"], 3),
+                             "gateway_vs_python_direct_rps": round(g["rps"] / p["rps"], 2),
+                             "gateway_vs_nginx_rps": round(g["rps"] / n["rps"], 2),
+                             "gateway_added_p50_ms": round(g["p50_ms"] - p["p50_ms"], 3),
+                             "nginx_added_p50_ms": round(n["p50_ms"] - p["p50_ms"], 3)}
+        out = {"benchmark": "A2A SendMessage (echo)", "connections": args.connections, "seconds": args.seconds,
+               "cpus": "load on CPU 0, servers on CPU 1", "results": results}
+        os.makedirs(os.path.join(ROOT, "benchmarks/results"), exist_ok=True)
+        with open(os.path.join(ROOT, "benchmarks/results/a2a.json"), "w") as f:
+            json.dump(out, f, indent=2)
+        print("| path | req/s | p50 ms | p99 ms | bad answers |\n| --- | --- | --- | --- | --- |")
+        for name in rows:
+            r = results[name]
+            print(f"| {name} | {r['rps']} | {r['p50_ms']} | {r['p99_ms']} | {r['bad_answers']} |")
+        print(json.dumps(results["ratios"]))
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
