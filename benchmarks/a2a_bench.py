@@ -23,16 +23,12 @@ import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(ROOT, "build")
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-from gateway_bench import free_port, pinned  # noqa: E402
+from wrkbench import BUILD, ROOT, nginx_proxy, pinned, report, require, run_rounds, stop, wrk
 
 BODY = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage",
         "params": {"message": {"role": "ROLE_USER", "messageId": "m-1", "parts": [{"text": "hello"}]}}}
@@ -45,36 +41,6 @@ def call(port, path, body, headers):
     data = r.read()
     c.close()
     return r.status, data
-
-
-def check_echo(port, path, headers):
-    status, data = call(port, path, BODY, headers)
-    if status != 200 or b"echo: hello" not in data:
-        raise SystemExit(f"POST {path} -> {status}: {data[:400]!r}")
-
-
-def wrk(port, path, headers, seconds, connections, work):
-    lua = os.path.join(work, "send.lua")
-    with open(lua, "w") as f:
-        f.write('wrk.method = "POST"\n')
-        f.write(f"wrk.body = {json.dumps(json.dumps(BODY))}\n")
-        for k, v in {"Content-Type": "application/json", **headers}.items():
-            f.write(f'wrk.headers["{k}"] = {json.dumps(v)}\n')
-        # Count answers that are not a completed echo (errors would otherwise look fast).
-        f.write('bad = 0\nfunction response(status, headers, body)\n'
-                '  if status ~= 200 or not string.find(body, "echo: hello", 1, true) then bad = bad + 1 end\nend\n'
-                'function done(summary, latency, requests)\n  io.write("bad: " .. bad .. "\\n")\nend\n')
-    out = subprocess.run(["taskset", "-c", "0", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", lua,
-                          f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-
-    def ms(label):
-        m = re.search(label + r"\s+([\d.]+)(us|ms|s)", out)
-        v = float(m.group(1))
-        return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
-
-    bad = re.search(r"bad: (\d+)", out)
-    return rps, ms("50%"), ms("99%"), int(bad.group(1)) if bad else -1
 
 
 def wait_line(proc, pattern, timeout=60):
@@ -95,9 +61,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=16)
     args = ap.parse_args()
-    for tool in ("wrk", "nginx", "taskset"):
-        if not shutil.which(tool):
-            raise SystemExit(f"{tool} not found (apt-get install wrk nginx-light util-linux)")
+    require("wrk", "nginx", "taskset")
     try:
         import tuna.a2a  # noqa: F401
     except ImportError as e:
@@ -114,18 +78,8 @@ def main():
         procs.append(py)
         pport = int(wait_line(py, r"127\.0\.0\.1:(\d+)").group(1))
 
-        nport = free_port()
-        conf = os.path.join(work, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(f"""worker_processes 1; daemon off; pid {work}/nginx.pid; error_log {work}/nginx.err;
-events {{ worker_connections 1024; }}
-http {{ access_log off;
-  upstream agent {{ server 127.0.0.1:{pport}; keepalive 64; }}
-  server {{ listen 127.0.0.1:{nport};
-    location / {{ proxy_pass http://agent; proxy_http_version 1.1; proxy_set_header Connection "";
-                 proxy_set_header Host 127.0.0.1; proxy_buffering off; }} }} }}
-""")
-        procs.append(pinned(1, ["nginx", "-c", conf, "-p", work], stderr=subprocess.DEVNULL))
+        nginx, nport = nginx_proxy(work, pport)
+        procs.append(nginx)
 
         # The gateway: the same handler deployed on the pool (an AgentEnvironment running
         # `python -m tuna.a2a worker` with this interpreter, the agent from a source archive).
@@ -178,42 +132,16 @@ spec:
             "nginx": (nport, "/", {}),
             "gateway": (gport, "/a2a/default/echo/staging", auth),
         }
-        for name, (port, path, headers) in rows.items():
-            check_echo(port, path, headers)
-        samples = {name: [] for name in rows}
-        for _ in range(args.rounds):
-            for name, (port, path, headers) in rows.items():
-                samples[name].append(wrk(port, path, headers, args.seconds, args.connections, work))
-        results = {}
-        for name, xs in samples.items():
-            results[name] = {"rounds": len(xs), "rps": round(statistics.median(x[0] for x in xs)),
-                             "p50_ms": round(statistics.median(x[1] for x in xs), 3),
-                             "p99_ms": round(statistics.median(x[2] for x in xs), 3),
-                             "bad_answers": sum(x[3] for x in xs)}
+        results = run_rounds(rows, args.rounds, lambda row: wrk(row[0], row[1], BODY, row[2], args.seconds, args.connections,
+                                                                work, "echo: hello"))
         c, p, n, g = (results[k] for k in ("cpp", "python", "nginx", "gateway"))
-        results["ratios"] = {"python_vs_cpp_rps": round(p["rps"] / c["rps"], 2),
-                             "python_added_p50_ms": round(p["p50_ms"] - c["p50_ms"], 3),
-                             "gateway_vs_python_direct_rps": round(g["rps"] / p["rps"], 2),
-                             "gateway_vs_nginx_rps": round(g["rps"] / n["rps"], 2),
-                             "gateway_added_p50_ms": round(g["p50_ms"] - p["p50_ms"], 3),
-                             "nginx_added_p50_ms": round(n["p50_ms"] - p["p50_ms"], 3)}
-        out = {"benchmark": "A2A SendMessage (echo)", "connections": args.connections, "seconds": args.seconds,
-               "cpus": "load on CPU 0, servers on CPU 1", "results": results}
-        os.makedirs(os.path.join(ROOT, "benchmarks/results"), exist_ok=True)
-        with open(os.path.join(ROOT, "benchmarks/results/a2a.json"), "w") as f:
-            json.dump(out, f, indent=2)
-        print("| path | req/s | p50 ms | p99 ms | bad answers |\n| --- | --- | --- | --- | --- |")
-        for name in rows:
-            r = results[name]
-            print(f"| {name} | {r['rps']} | {r['p50_ms']} | {r['p99_ms']} | {r['bad_answers']} |")
-        print(json.dumps(results["ratios"]))
+        report("a2a", "A2A SendMessage (echo)", results,
+               {"python_vs_cpp_rps": round(p["rps"] / c["rps"], 2), "python_added_p50_ms": round(p["p50_ms"] - c["p50_ms"], 3),
+                "gateway_vs_python_direct_rps": round(g["rps"] / p["rps"], 2), "gateway_vs_nginx_rps": round(g["rps"] / n["rps"], 2),
+                "gateway_added_p50_ms": round(g["p50_ms"] - p["p50_ms"], 3), "nginx_added_p50_ms": round(n["p50_ms"] - p["p50_ms"], 3)},
+               args.connections, args.seconds, rows)
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs)
         shutil.rmtree(work, ignore_errors=True)
 
 
