@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 
-from wrkbench import BUILD, ROOT, nginx_proxy, pinned, report, require, run_rounds, stop, wrk
+from wrkbench import BUILD, ROOT, compare, nginx_proxy, pinned, report, require, run_rounds, stop, wrk
 
 BODY = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage",
         "params": {"message": {"role": "ROLE_USER", "messageId": "m-1", "parts": [{"text": "hello"}]}}}
@@ -134,11 +134,9 @@ spec:
         }
         results = run_rounds(rows, args.rounds, lambda row: wrk(row[0], row[1], BODY, row[2], args.seconds, args.connections,
                                                                 work, "echo: hello"))
-        c, p, n, g = (results[k] for k in ("cpp", "python", "nginx", "gateway"))
         report("a2a", "A2A SendMessage (echo)", results,
-               {"python_vs_cpp_rps": round(p["rps"] / c["rps"], 2), "python_added_p50_ms": round(p["p50_ms"] - c["p50_ms"], 3),
-                "gateway_vs_python_direct_rps": round(g["rps"] / p["rps"], 2), "gateway_vs_nginx_rps": round(g["rps"] / n["rps"], 2),
-                "gateway_added_p50_ms": round(g["p50_ms"] - p["p50_ms"], 3), "nginx_added_p50_ms": round(n["p50_ms"] - p["p50_ms"], 3)},
+               {**compare(results, "python", "cpp"), **compare(results, "gateway", "python"), **compare(results, "nginx", "python"),
+                **compare(results, "gateway", "nginx")},
                args.connections, args.seconds, rows)
     finally:
         stop(procs)

@@ -25,7 +25,7 @@ import subprocess
 import tempfile
 import time
 
-from wrkbench import BUILD, nginx_proxy, pinned, report, require, run_rounds, stop, wrk
+from wrkbench import BUILD, compare, nginx_proxy, pinned, report, require, run_rounds, stop, wrk
 
 CALL = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "test_simple_text", "arguments": {}}}
 
@@ -107,10 +107,8 @@ def main():
         accept = {"Accept": "application/json, text/event-stream"}
         results = run_rounds(rows, args.rounds, lambda row: wrk(row[0], row[1], CALL, {**accept, **sessions[row[3]]}, args.seconds,
                                                                 args.connections, work, "This is a simple text response"))
-        d, n, g = results["direct"], results["nginx"], results["gateway"]
         report("gateway", "gateway MCP tools/call", results,
-               {"gateway_vs_direct_rps": round(g["rps"] / d["rps"], 2), "gateway_vs_nginx_rps": round(g["rps"] / n["rps"], 2),
-                "gateway_added_p50_ms": round(g["p50_ms"] - d["p50_ms"], 3), "nginx_added_p50_ms": round(n["p50_ms"] - d["p50_ms"], 3)},
+               {**compare(results, "gateway", "direct"), **compare(results, "nginx", "direct"), **compare(results, "gateway", "nginx")},
                args.connections, args.seconds, rows)
     finally:
         stop(procs)

@@ -86,6 +86,13 @@ def run_rounds(rows, rounds, run):
                    "p99_ms": round(statistics.median(x[2] for x in xs), 3)} for name, xs in samples.items()}
 
 
+def compare(results, row, baseline):
+    """{"<row>_vs_<baseline>_rps": throughput ratio, "<row>_added_p50_ms_vs_<baseline>": p50 difference}."""
+    r, b = results[row], results[baseline]
+    return {f"{row}_vs_{baseline}_rps": round(r["rps"] / b["rps"], 2),
+            f"{row}_added_p50_ms_vs_{baseline}": round(r["p50_ms"] - b["p50_ms"], 3)}
+
+
 def report(name, title, results, ratios, connections, seconds, rows):
     """Writes benchmarks/results/<name>.json and prints the markdown table and the ratios."""
     results = dict(results, ratios=ratios)
