@@ -46,6 +46,16 @@ def test_runtime_from_the_environment() -> None:
     assert memory.with_context("other")["notes"].context_id == "other"
 
 
+def test_shared_clients_are_replaced_when_closed_or_after_a_fork() -> None:
+    rt = runtime({**ENV, "TUNA_AGENT": "forky"})
+    tools, agents = rt.tools(), rt.agents()
+    tools.close()
+    assert tools.closed and rt.tools() is not tools and rt.agents() is agents
+    # As a forked child sees it: another pid owns the shared clients.
+    rt._shared["pid"] = -1
+    assert rt.agents() is not agents
+
+
 def test_runtime_says_what_is_missing() -> None:
     with pytest.raises(tuna.FailedPreconditionError, match="TUNA_API_KEY, TUNA_AGENT are not set"):
         runtime({k: v for k, v in ENV.items() if k not in ("TUNA_API_KEY", "TUNA_AGENT")})

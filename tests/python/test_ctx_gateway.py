@@ -227,6 +227,17 @@ def test_tools_lists_and_calls_every_bound_tool(deployed: Deployed) -> None:
     tools.ping()
 
 
+def test_tools_resources_and_prompts(deployed: Deployed) -> None:
+    tools = deployed.rt.tools()
+    # The bound servers have none, so the federated endpoint lists none.
+    assert tools.resources() == [] and tools.prompts() == [] and tools.resource_templates() == []
+    with pytest.raises(tuna.TunaError):
+        tools.read("file:///nope.txt")
+    with pytest.raises(tuna.TunaError):
+        tools.prompt("hello__nope")
+    assert tools.request("tools/list")["tools"]
+
+
 def test_tools_refuse_a_bad_key_and_another_namespace(deployed: Deployed) -> None:
     rt = deployed.rt
     with Tools(rt.tools_url, "tuna_000000000000_" + "0" * 48) as bad:
@@ -378,6 +389,43 @@ def test_agents_stream(deployed: Deployed) -> None:
     assert seen[-1]["statusUpdate"]["status"]["state"] == "TASK_STATE_COMPLETED"
     artifact = next(e["artifactUpdate"] for e in seen if "artifactUpdate" in e)
     assert artifact["artifact"]["parts"] == [{"text": "echo: streamed"}]
+
+
+def test_agents_stream_closed_early_then_subscribe_and_cancel(deployed: Deployed) -> None:
+    agents = deployed.rt.agents()
+    stream = agents.stream("echo", "wait 20")
+    first = stream.next(timeout=20)
+    assert first is not None and "task" in first, first
+    task_id = first["task"]["id"]
+    stream.close()  # stops reading; the task goes on
+    assert agents.get_task("echo", task_id)["status"]["state"] in ("TASK_STATE_SUBMITTED", "TASK_STATE_WORKING")
+    with agents.subscribe("echo", task_id) as live:
+        assert live.next(timeout=20) is not None
+        assert agents.cancel("echo", task_id)["status"]["state"] == "TASK_STATE_CANCELED"
+        rest = list(live)
+    assert rest == [] or rest[-1].get("statusUpdate", {}).get("status", {}).get("state") == "TASK_STATE_CANCELED", rest
+
+
+def test_blocking_calls_release_the_gil(deployed: Deployed) -> None:
+    agents = deployed.rt.agents()
+    done: list = []
+    worker = threading.Thread(target=lambda: done.append(agents.send("echo", "wait 1").text))
+    start = time.monotonic()
+    worker.start()
+    spins = 0
+    while worker.is_alive() and time.monotonic() - start < 30:
+        spins += 1
+        time.sleep(0.001)
+    worker.join()
+    assert done == ["echo: wait 1"]
+    # This thread kept running while the other one waited about a second inside C++.
+    assert time.monotonic() - start >= 0.9 and spins > 100, spins
+
+
+def test_agent_card(deployed: Deployed) -> None:
+    card = deployed.rt.agents().card("echo")
+    assert card["name"] and card["supportedInterfaces"], card
+    assert card["supportedInterfaces"][0]["url"].startswith(deployed.server.url + "/a2a/default/echo")
 
 
 def test_agents_cancel_a_running_task(deployed: Deployed) -> None:

@@ -26,7 +26,7 @@ import os
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from .errors import FailedPreconditionError
 
@@ -37,7 +37,8 @@ REQUIRED = ("TUNA_GATEWAY_URL", "TUNA_API_KEY", "TUNA_NAMESPACE", "TUNA_AGENT", 
 @dataclass(frozen=True)
 class Runtime:
     """The agent's identity and its factories. ``tools()`` and ``agents()`` return one shared,
-    thread-safe instance each (one MCP session per process); ``memory()`` is cheap."""
+    thread-safe instance each per process (one MCP session per worker; a closed Tools is
+    replaced, and a forked child makes its own); ``memory()`` is cheap."""
 
     gateway_url: str
     api_key: str = field(repr=False)  # a secret: never in logs
@@ -71,13 +72,20 @@ class Runtime:
 
     def _get(self, name: str, make: Any) -> Any:
         with self._lock:
+            if self._shared.get("pid") != os.getpid():
+                # A forked child (a fork-server worker) must not use its parent's clients: their
+                # C++ threads did not survive the fork. They are kept, never used or destroyed.
+                _orphans.extend(v for k, v in self._shared.items() if k != "pid")
+                self._shared.clear()
+                self._shared["pid"] = os.getpid()
             obj = self._shared.get(name)
-            if obj is None:
+            if obj is None or getattr(obj, "closed", False):
                 obj = self._shared[name] = make()
             return obj
 
 
 _cache: Dict[Tuple[str, ...], Runtime] = {}
+_orphans: List[Any] = []
 _cache_lock = threading.Lock()
 
 

@@ -133,6 +133,7 @@ class Tools:
         if api_key:
             all_headers["Authorization"] = f"Bearer {api_key}"
         self.url = url
+        self.closed = False
         self._client = _tuna.McpClient(url, all_headers, timeout, connect_timeout, client_name)
 
     # -- tools ---------------------------------------------------------------------------------
@@ -200,6 +201,8 @@ class Tools:
         return self._client.call(method, dict(params or {}), timeout)
 
     def close(self) -> None:
+        """Ends the session; later calls raise ``CancelledError``."""
+        self.closed = True
         self._client.close()
 
     def __enter__(self) -> "Tools":
