@@ -188,5 +188,19 @@ TEST_F(AgentIdentity, WorkersGetAnInvokeKeyOfTheirNamespaceThatGoesWithTheRevisi
   EXPECT_EQ(after.body.find("agent:echo"), std::string::npos) << after.body;
 }
 
+class AgentIdentityPublicUrl : public AgentIdentity {
+ protected:
+  void SetUp() override {
+    server_args_ = {"--public-url", "https://tuna.example.com:8443/"};
+    AgentIdentity::SetUp();
+  }
+};
+
+TEST_F(AgentIdentityPublicUrl, WorkersGetThePublicUrlWhenOneIsSet) {
+  Deploy(UploadEchoApp());
+  WaitForDeployed();
+  EXPECT_EQ(WorkerEnv("TUNA_GATEWAY_URL"), "https://tuna.example.com:8443");
+}
+
 }  // namespace
 }  // namespace tuna::testing
