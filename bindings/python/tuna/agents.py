@@ -193,7 +193,9 @@ class Agents:
         """The agent's card (fetched from the gateway)."""
         fetched = _tuna.A2aClient(self.url(agent, stage), self._headers, None, True, self._timeout,
                                   self._connect_timeout)
-        return fetched.card
+        card = fetched.card
+        assert card is not None  # a client made from a card has one
+        return card
 
     def send(self, agent: str, message: Message, *, stage: Optional[str] = None, context_id: Optional[str] = None,
              task_id: Optional[str] = None, metadata: Optional[Mapping[str, Any]] = None, blocking: bool = True,

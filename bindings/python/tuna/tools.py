@@ -78,7 +78,7 @@ class ToolError(TunaError):
         self.tool = tool
         self.result = result
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self) -> Any:
         return (_tool_error, (self.message, self.tool, self.result))
 
 
