@@ -2,7 +2,8 @@
 // TUNA_GATEWAY_URL, TUNA_NAMESPACE, TUNA_AGENT, TUNA_STAGE, TUNA_REVISION and TUNA_API_KEY, an
 // invoke key of the namespace that reads there and calls the gateway there, is refused (403) on
 // writes and in other namespaces, is listed as owned by the deployment and cannot be deleted
-// through the key API, is revoked when the revision goes, and is replaced after a restart.
+// through the key API, is revoked when its revision is replaced or deleted, and is replaced after a
+// restart.
 
 #include <gtest/gtest.h>
 
@@ -26,10 +27,12 @@ const std::string kNs = kApi + "default";
 
 class AgentIdentity : public TunaServerTest {
  protected:
-  std::string UploadEchoApp() {
-    fs::path src = fs::path(dir_.path()) / "src";
+  // The echo app; `variant` makes another source (another revision) of it.
+  std::string UploadEchoApp(const std::string& variant = "") {
+    fs::path src = fs::path(dir_.path()) / ("src" + variant);
     fs::create_directories(src);
     fs::copy_file(std::string(TUNA_SOURCE_DIR) + "/tests/workloads/echo_app.py", src / "echo_app.py");
+    if (!variant.empty()) std::ofstream(src / "VARIANT") << variant << "\n";
     fs::path tgz = src.string() + ".tgz";
     EXPECT_TRUE(artifacts::CreateTarGz(src, tgz).ok());
     std::ifstream t(tgz, std::ios::binary);
@@ -169,6 +172,26 @@ TEST_F(AgentIdentity, WorkersGetAnInvokeKeyOfTheirNamespaceThatGoesWithTheRevisi
   EXPECT_EQ(del.status, 412) << del.body;
   EXPECT_EQ(agent.Get(kNs + "/agentmemories").status, 200);
 
+  // A new revision replaces this one: it gets its own key, and this one is revoked with it.
+  const std::string v2 = UploadEchoApp("v2");
+  ASSERT_EQ(api_->Patch(kNs + "/agentdeployments/echo",
+                        R"({"spec":{"stages":{"staging":{"source":{"archive":")" + v2 + R"("}}}}})")
+                .status,
+            200);
+  std::string revision2;
+  for (auto deadline = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < deadline;) {
+    auto r = api_->Get(kNs + "/agentdeployments/echo");
+    revision2 = JsonStr(json::parse(r.body), {"status", "revisions", "staging", "revision"});
+    if (revision2 != revision && WorkerEnv("TUNA_REVISION") == revision2) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_NE(revision2, revision) << ServerLog();
+  const std::string key_v2 = WorkerEnv("TUNA_API_KEY");
+  ASSERT_EQ(key_v2.rfind("tuna_", 0), 0u) << key_v2;
+  EXPECT_NE(key_v2, key);
+  EXPECT_TRUE(WaitForKeyStatus(key, 401)) << ServerLog();
+  EXPECT_EQ(As(key_v2).Get(kNs + "/agentmemories").status, 200);
+
   // A restart (even a crash) places the revision again with a fresh key; the old one is dead.
   server_->Kill(SIGKILL);
   server_->Wait(20s);
@@ -177,8 +200,8 @@ TEST_F(AgentIdentity, WorkersGetAnInvokeKeyOfTheirNamespaceThatGoesWithTheRevisi
   EXPECT_EQ(WorkerEnv("TUNA_GATEWAY_URL"), url_);  // the new port
   const std::string key2 = WorkerEnv("TUNA_API_KEY");
   ASSERT_EQ(key2.rfind("tuna_", 0), 0u) << key2;
-  EXPECT_NE(key2, key);
-  EXPECT_EQ(As(key).Get(kNs + "/agentmemories").status, 401);
+  EXPECT_NE(key2, key_v2);
+  EXPECT_EQ(As(key_v2).Get(kNs + "/agentmemories").status, 401);
   EXPECT_EQ(As(key2).Get(kNs + "/agentmemories").status, 200);
 
   // Deleting the deployment revokes it.
