@@ -136,7 +136,7 @@ class GatewayFederation : public TunaServerTest {
         {"metadata", {{"name", "everything"}}},
         {"spec",
          {{"environmentName", "node20"},
-          {"server", {{"stdio", {{"command", "node"}, {"args", json::array{EverythingScript().string(), "stdio"}}}}}},
+          {"server", {{"stdio", {{"command", node_}, {"args", json::array{EverythingScript().string(), "stdio"}}}}}},
           {"stages",
            {{"staging", {{"package", {{"manager", "npm"}, {"name", "@modelcontextprotocol/server-everything"}, {"version", "2025.11.25"}}}}}}}}}};
     Create("mcpserverdeployments", json::serialize(everything));

@@ -165,7 +165,7 @@ kind: MCPServerDeployment
 metadata: {name: flaky-mcp, namespace: default}
 spec:
   environmentName: streamer
-  server: {stdio: {command: python3, args: [server.py]}}
+  server: {stdio: {command: ")" + RealPython() + R"(", args: [server.py]}}
   stages: {staging: {source: {archive: "file:)" + fixtures + R"(/flaky_mcp"}}}
 ---
 apiVersion: tuna.ai/v1alpha1
