@@ -13,6 +13,7 @@
 #include "core/logging.hpp"
 #include "core/metrics.hpp"
 #include "gateway/gateway.hpp"
+#include "mcp/client_requests.hpp"
 #include "mcp/streamable_http_handler.hpp"
 #include "mcp/transport_sse.hpp"
 #include "tuna/jsonrpc.hpp"
@@ -310,13 +311,18 @@ std::optional<RelayTarget> ParseRelayTarget(const std::string& url, const std::m
 
 class PassThroughSession final : public mcp::SessionHandler {
  public:
-  PassThroughSession(mcp::ClientPtr client, std::chrono::milliseconds timeout, std::optional<RelayTarget> relay)
-      : client_(std::move(client)), timeout_(timeout), relay_(std::move(relay)) {}
+  PassThroughSession(mcp::ClientPtr client, std::chrono::milliseconds timeout, std::optional<RelayTarget> relay,
+                     std::shared_ptr<mcp::internal::ClientRequests> requests)
+      : client_(std::move(client)), timeout_(timeout), relay_(std::move(relay)), requests_(std::move(requests)) {}
 
   const std::optional<RelayTarget>& relay() const { return relay_; }
   const mcp::Client& client() const { return *client_; }
 
   std::optional<json::value> Handle(const jsonrpc::Message& m, const mcp::MessageSink& sink) override {
+    if (m.IsResponse()) {  // the client answering an upstream's sampling, elicitation or roots request
+      requests_->Resolve(m);
+      return std::nullopt;
+    }
     if (m.IsRequest()) {
       if (m.method == "ping") return jsonrpc::MakeResponse(m.id, json::object{});
       auto options = ForwardProgress(m, sink, timeout_);
@@ -328,12 +334,16 @@ class PassThroughSession final : public mcp::SessionHandler {
     return std::nullopt;
   }
 
-  void Close() override { client_->Close(); }
+  void Close() override {
+    requests_->Close();
+    client_->Close();
+  }
 
  private:
   mcp::ClientPtr client_;
   std::chrono::milliseconds timeout_;
   std::optional<RelayTarget> relay_;
+  std::shared_ptr<mcp::internal::ClientRequests> requests_;
 };
 
 class PassThroughFactory final : public mcp::SessionFactory {
@@ -358,9 +368,21 @@ class PassThroughFactory final : public mcp::SessionFactory {
     if (auto* info = params.if_contains("clientInfo"); info && info->is_object()) {
       if (auto* n = info->as_object().if_contains("name"); n && n->is_string()) o.name = "tuna-gateway/" + std::string(n->as_string());
     }
+    // What the client can answer (sampling, elicitation, roots) is announced upstream as the
+    // gateway's own; the upstream's requests go to the client on its GET stream and the client's
+    // answers come back through Handle().
+    bool client_answers_requests = false;
     if (auto* caps = params.if_contains("capabilities"); caps && caps->is_object()) {
-      // Announce only what tuna can relay: nothing server-to-client yet (sampling, roots, elicitation).
-      (void)caps;
+      for (std::string_view c : {"sampling", "elicitation", "roots"}) {
+        if (auto* v = caps->as_object().if_contains(c)) {
+          o.capabilities[c] = *v;
+          client_answers_requests = true;
+        }
+      }
+    }
+    auto requests = std::make_shared<mcp::internal::ClientRequests>(context.notifier, impl_.options.upstream_timeout);
+    if (client_answers_requests) {
+      o.on_request = [requests](const std::string& method, const json::value& p) { return requests->Request(method, p); };
     }
     std::weak_ptr<mcp::Notifier> notifier = context.notifier;
     o.on_notification = [notifier](const std::string& method, const json::value& p) {
@@ -377,8 +399,11 @@ class PassThroughFactory final : public mcp::SessionFactory {
     if (!info.instructions.empty()) result["instructions"] = info.instructions;
     start.protocol_version = info.protocol_version;
     start.response = jsonrpc::MakeResponse(init.id, std::move(result));
-    start.handler = std::make_shared<PassThroughSession>(std::move(*client), impl_.options.upstream_timeout,
-                                                         impl_.options.upstream ? relay_() : std::nullopt);
+    // The inline relay cannot carry upstream requests to the client in the middle of a call (it
+    // passes complete answers on): sessions whose client answers such requests take the MCP client.
+    start.handler = std::make_shared<PassThroughSession>(
+        std::move(*client), impl_.options.upstream_timeout,
+        impl_.options.upstream && !client_answers_requests ? relay_() : std::nullopt, std::move(requests));
     return start;
   }
 

@@ -63,14 +63,9 @@ TEST(McpServerConformance, OfficialSuiteMatchesExpected) {
 // --same-as call: every scenario must give the same result both ways (the gateway loses nothing),
 // and the gateway's run must meet expected.json like the direct one. The gateway needs an API
 // key, which run_conformance.py --header adds to every request the suite sends.
-//
-// DISABLED: the gateway loses the server-to-client requests. tools-call-sampling,
-// tools-call-elicitation, elicitation-sep1034-defaults and elicitation-sep1330-enums pass
-// directly and fail through the gateway ("Server did not request sampling/elicitation from
-// client"): the pass-through session in src/gateway/mcp_endpoint.cpp (PassThroughFactory::Open)
-// announces no client capabilities upstream and has no path for an upstream's
-// sampling/createMessage or elicitation/create to reach the client and its answer to come back.
-// Being rewritten with the MCP relay; enable this test with it.
+// Sampling and elicitation scenarios show that upstream requests reach the client through the
+// gateway and its answers come back (the pass-through session announces the client's
+// capabilities upstream).
 class McpGatewayConformance : public tuna::testing::TunaServerTest {
  protected:
   void SetUp() override {
@@ -79,7 +74,7 @@ class McpGatewayConformance : public tuna::testing::TunaServerTest {
   }
 };
 
-TEST_F(McpGatewayConformance, DISABLED_GatewayGivesTheSameResultsAsTheServerDirectly) {
+TEST_F(McpGatewayConformance, GatewayGivesTheSameResultsAsTheServerDirectly) {
   namespace json = boost::json;
   const fs::path root = TUNA_SOURCE_DIR;
   ASSERT_TRUE(fs::exists(root / "tests/interop/conformance/node_modules/@modelcontextprotocol/conformance/package.json"))
