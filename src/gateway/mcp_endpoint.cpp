@@ -226,7 +226,9 @@ Result<std::shared_ptr<mcp::Server>> McpEndpoints::Impl::ToolServerFor(const std
     return secrets(ns, ref);
   };
   openapi::ToolsetOptions toolset = openapi::OptionsFromSpec(tool.spec, std::move(resolver));
-  toolset.http = http_caller;
+  // The shared caller has the default timeout; a tool with timeoutSeconds gets its own caller
+  // (made from toolset.caller), kept with this version of the tool server.
+  if (!tool.spec.timeout_seconds) toolset.http = http_caller;
   TUNA_ASSIGN_OR_RETURN(auto tools, openapi::MakeTools(*document, toolset));
   auto server = std::shared_ptr<mcp::Server>(mcp::Server::Make({.name = name, .version = r.metadata.resource_version}));
   for (auto& t : tools) TUNA_RETURN_IF_ERROR(server->AddTool(std::move(t)));

@@ -417,14 +417,9 @@ TEST_F(GatewayNegative, AgentThatHangsFailsTheTaskAtTheCallTimeout) {
   });
 }
 
-// DISABLED: the HTTPToolDeployment's timeoutSeconds does not apply through the gateway. The
-// gateway builds every HTTP tool with one shared caller (McpEndpoints::Impl::http_caller,
-// openapi::MakeHttpCaller() with its 30 s default, set as ToolsetOptions::http in ToolServerFor,
-// src/gateway/mcp_endpoint.cpp), and openapi::MakeTools uses options.caller.timeout (where
-// OptionsFromSpec puts timeoutSeconds) only when it makes the caller itself. So this call waits
-// 30 s (here the server's 5 s handler budget answers 504 first) instead of giving the isError
-// "timeout" result after 1 s.
-TEST_F(GatewayNegative, DISABLED_HttpToolWhoseUpstreamHangsGivesATimeoutResult) {
+// The HTTPToolDeployment's timeoutSeconds applies through the gateway: an upstream that hangs
+// gives the isError "timeout" result after 1 s, well within the server's 5 s handler budget.
+TEST_F(GatewayNegative, HttpToolWhoseUpstreamHangsGivesATimeoutResult) {
   const std::string path = "/mcp/default/tools/slow-api";
   std::string session = McpSession(path);
   ASSERT_FALSE(session.empty());
