@@ -126,6 +126,10 @@ struct InvokeRequest {
   /// When set, asked every 50 ms while waiting for the worker; true stops the call the same way
   /// (a handler that is silent can still be cancelled).
   std::function<bool()> cancelled;
+  /// stdio MCP servers: each JSON-RPC notification the server writes while this request runs
+  /// (notifications/progress, notifications/message), in order, on the invoking thread. Null:
+  /// they are skipped.
+  std::function<void(std::string_view message)> on_notification;
 };
 
 struct InvokeResponse {

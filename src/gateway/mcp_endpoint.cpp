@@ -97,6 +97,13 @@ mcp::TransportFunction ExecutorFunction(controllers::WorkloadControllers* contro
     }
     for (const auto& h : ctx.headers) call.headers.push_back(h);
     call.body = json::serialize(message);
+    if (ctx.emit) {  // a stdio server's progress and log messages while the call runs
+      call.on_notification = [&ctx](std::string_view line) {
+        boost::system::error_code ec;
+        json::value v = json::parse(line, ec);
+        if (!ec) ctx.emit(v);
+      };
+    }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(ctx.deadline - Clock::now());
     call.timeout = ctx.deadline == mcp::Deadline::max() ? timeout : std::clamp(left, std::chrono::milliseconds(1), timeout);
     TUNA_ASSIGN_OR_RETURN(auto r, exec->Invoke(call));

@@ -209,13 +209,10 @@ TEST_F(GatewayFederation, OfficialClientUsesStdioHttpAndOpenApiUpstreamsBehindOn
   for (const auto& r : seen) EXPECT_EQ(r.rfind("DELETE", 0), std::string::npos) << r;
 }
 
-// DISABLED: progress notifications of a stdio MCP server on the pool never reach the client
-// (through servers/... as well as through federation): the pool's stdio executor
-// (src/drivers/pool/pool_stdio.cpp, InvokeStdio) returns only the line carrying the request's id
-// and skips every other line the server writes, notifications/progress included, so
-// ExecutorFunction in src/gateway/mcp_endpoint.cpp has nothing to emit. The same call to an HTTP
-// upstream forwards its progress (checked above). Enable with the MCP relay rewrite.
-TEST_F(GatewayFederation, DISABLED_ProgressOfAStdioUpstreamReachesTheClient) {
+// Progress notifications of a stdio MCP server on the pool reach the client through federation,
+// like those of an HTTP upstream (the pool's stdio executor hands them to
+// InvokeRequest::on_notification while the call runs).
+TEST_F(GatewayFederation, ProgressOfAStdioUpstreamReachesTheClient) {
   ProcessOptions po;
   fs::path dir = fs::path(TUNA_SOURCE_DIR) / "tests/interop/mcp";
   po.args = {(dir / "federation_client.mjs").string(), url_ + "/mcp/default/agents/planner/staging", key_, "stdio-progress"};

@@ -1,7 +1,7 @@
 // Stdio MCP servers on the pool driver: one process per revision, started in the sandbox and
 // restarted on the next request after it exits. A request is one JSON-RPC message written as a
-// line to stdin; the response is the line on stdout carrying the same id. Notifications and
-// server-to-client requests on stdout are skipped until the gateway brings the full MCP client.
+// line to stdin; the response is the line on stdout carrying the same id. Notifications written
+// meanwhile go to InvokeRequest::on_notification; server-to-client requests are skipped.
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -140,6 +140,9 @@ Result<InvokeResponse> PoolCore::InvokeStdio(const RevisionPtr& revision, const 
     bool is_response = obj.contains("result") || obj.contains("error");
     if (is_response && response_id != nullptr && *response_id == *id) {
       return InvokeResponse{.status = 200, .headers = {{"Content-Type", "application/json"}}, .body = response};
+    }
+    if (!is_response && response_id == nullptr && obj.contains("method") && request.on_notification) {
+      request.on_notification(response);
     }
   }
 }
