@@ -28,6 +28,9 @@ struct ServerOptions {
   std::string keys_path;
   std::size_t io_threads = 2;
   std::size_t worker_threads = 4;          // handler threads (store I/O)
+  /// Threads of the gateway's own lane: A2A and MCP calls wait for agents and tools here, never on
+  /// the handler threads above. One endpoint gets at most 3/4 of them (503 beyond).
+  std::size_t gateway_threads = 64;
   std::size_t max_body_bytes = 4 << 20;    // 413 beyond
   std::size_t max_header_bytes = 16 << 10; // 431 beyond
   std::size_t max_connections = 1024;      // 503 beyond

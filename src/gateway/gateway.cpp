@@ -1,6 +1,8 @@
 #include "gateway/gateway.hpp"
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 #include <cctype>
 #include <random>
 
@@ -124,6 +126,27 @@ struct Gateway::Impl {
   metrics::CounterFamily* refusals = nullptr;
 
   void Count(const Target& target, int status);
+
+  // Requests of each endpoint in the lane (bounded by max_calls_per_target).
+  std::mutex slots_mu;
+  std::map<std::string, std::size_t> in_lane;
+  // A slot for one more request of `base_path`; null when the endpoint is at its bound. The slot
+  // is given back when the returned pointer is destroyed.
+  std::shared_ptr<void> TakeSlot(const std::string& base_path) {
+    std::lock_guard lock(slots_mu);
+    std::size_t& n = in_lane[base_path];
+    if (options.max_calls_per_target > 0 && n >= options.max_calls_per_target) {
+      if (n == 0) in_lane.erase(base_path);
+      return nullptr;
+    }
+    ++n;
+    // Non-null (a null shared_ptr would read as "no slot"); the deleter only gives the slot back.
+    return std::shared_ptr<void>(static_cast<void*>(this), [this, base_path](void*) {
+      std::lock_guard lock(slots_mu);
+      auto it = in_lane.find(base_path);
+      if (it != in_lane.end() && --it->second == 0) in_lane.erase(it);
+    });
+  }
 
   net::HttpResponse Refuse(int http, int code, std::string_view reason, std::string_view message, const net::HttpRequest& req,
                            const std::string& route) {
@@ -263,13 +286,19 @@ class CountingResponder final : public net::Responder {
     inner_->Respond(std::move(r));
   }
 
-  void Defer(std::function<net::HttpResponse(net::HttpRequest&)> work) override {
-    inner_->Defer([&im = im_, target = target_, work = std::move(work)](net::HttpRequest& req) {
-      net::HttpResponse r = work(req);
-      if (r.route.empty()) r.route = target.route;
-      im.Count(target, r.status);
-      return r;
-    });
+  void Defer(std::function<net::HttpResponse(net::HttpRequest&)> work, std::string_view lane) override {
+    if (!work) {
+      inner_->Defer(nullptr, lane);
+      return;
+    }
+    inner_->Defer(
+        [&im = im_, target = target_, work = std::move(work)](net::HttpRequest& req) {
+          net::HttpResponse r = work(req);
+          if (r.route.empty()) r.route = target.route;
+          im.Count(target, r.status);
+          return r;
+        },
+        lane);
   }
 
  private:
@@ -282,18 +311,39 @@ class CountingResponder final : public net::Responder {
 
 bool Gateway::HandleInline(const std::shared_ptr<net::HttpRequest>& req, const net::ResponderPtr& responder) {
   Impl& im = *impl_;
-  if (req->method != "POST" || im.options.mcp == nullptr) return false;
   auto parsed = ParseTarget(req->segments);
-  if (!parsed || !parsed->ok() || (*parsed)->protocol != Target::Protocol::kMcp) return false;
+  if (!parsed || !parsed->ok()) return false;  // not the gateway's, or Handle() answers the refusal
   Target& target = **parsed;
-  EndpointHandler::InlineRelay relay = im.options.mcp->PrepareInline(req, target);
-  if (!relay) return false;
-  Admission a = Admit(im, *req, target);
-  if (a.refusal) {
-    responder->Respond(std::move(*a.refusal));
+  if (req->method == "POST" && target.protocol == Target::Protocol::kMcp && im.options.mcp != nullptr) {
+    if (EndpointHandler::InlineRelay relay = im.options.mcp->PrepareInline(req, target)) {
+      Admission a = Admit(im, *req, target);
+      if (a.refusal) {
+        responder->Respond(std::move(*a.refusal));
+        return true;
+      }
+      relay(a.principal, std::make_shared<CountingResponder>(im, std::move(target), responder));
+      return true;
+    }
+  }
+  if (im.options.lane.empty()) return false;
+  // Everything else waits for its target on the gateway's own threads, at most
+  // max_calls_per_target per endpoint.
+  std::shared_ptr<void> slot = im.TakeSlot(target.base_path);
+  if (!slot) {
+    auto r = im.Refuse(503, kServerError, "target_busy",
+                       target.base_path + " is busy: " + std::to_string(im.options.max_calls_per_target) +
+                           " calls in flight (the gateway's bound per target); retry later",
+                       *req, target.route);
+    r.headers.emplace_back("Retry-After", "1");
+    responder->Respond(std::move(r));
     return true;
   }
-  relay(a.principal, std::make_shared<CountingResponder>(im, std::move(target), responder));
+  responder->Defer(
+      [this, slot](net::HttpRequest& r) {
+        std::optional<net::HttpResponse> out = Handle(r);
+        return out ? std::move(*out) : Refusal(404, kInvalidRequest, "not a gateway path", r.request_id);
+      },
+      im.options.lane);
   return true;
 }
 

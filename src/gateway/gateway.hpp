@@ -84,6 +84,14 @@ struct GatewayOptions {
   EndpointHandler* a2a = nullptr;  // not owned; null: 501
   EndpointHandler* mcp = nullptr;  // not owned; null: 501
   EndpointHandler* memory = nullptr;  // not owned; null: 501
+  /// The net::HttpServer lane (HttpServerOptions::lanes) HandleInline defers gateway requests to,
+  /// so calls that wait on agents never hold the threads the API needs. Empty: HandleInline takes
+  /// only the MCP relay and everything else goes through Handle() on the main pool.
+  std::string lane;
+  /// At most this many requests of one endpoint (one agent stage, one MCP server, ...) run or wait
+  /// in the lane at once; beyond, 503 with Retry-After, so one slow target cannot take every
+  /// thread of the lane. 0: no bound.
+  std::size_t max_calls_per_target = 0;
 };
 
 class Gateway {

@@ -18,6 +18,7 @@
 #include <cctype>
 #include <charconv>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -131,6 +132,17 @@ class HttpServer::Impl {
     rejected_ = &m.AddCounter("tuna_http_rejected_total",
                               "Requests or connections refused by a server limit.", {"reason"});
     pool_ = std::make_unique<WorkerPool>(options_.worker_threads, options_.max_queued_requests);
+    for (const auto& lane : options_.lanes) {
+      lanes_.emplace(lane.name, std::make_unique<WorkerPool>(std::max<std::size_t>(1, lane.threads), lane.max_queued));
+    }
+  }
+
+  WorkerPool& PoolFor(std::string_view lane) {
+    if (!lane.empty()) {
+      auto it = lanes_.find(std::string(lane));
+      if (it != lanes_.end()) return *it->second;
+    }
+    return *pool_;
   }
 
   ~Impl() { Stop(); }
@@ -244,6 +256,7 @@ class HttpServer::Impl {
   asio::steady_timer accept_retry_{acceptor_.get_executor()};
   // Destroyed before the io_context: dropped tasks own connections whose sockets need it.
   std::unique_ptr<WorkerPool> pool_;
+  std::map<std::string, std::unique_ptr<WorkerPool>, std::less<>> lanes_;
   std::vector<std::thread> threads_;
   std::mutex upstream_mu_;
   std::shared_ptr<UpstreamClient> upstream_;  // made on first use
@@ -476,9 +489,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool TryInline(const std::shared_ptr<HttpRequest>& req, std::uint64_t seq);
 
   // Runs `work` (null: the server's handler) on a worker thread; its response comes back here.
-  void Submit(const std::shared_ptr<HttpRequest>& req, std::uint64_t seq, std::function<HttpResponse(HttpRequest&)> work) {
+  void Submit(const std::shared_ptr<HttpRequest>& req, std::uint64_t seq, std::function<HttpResponse(HttpRequest&)> work,
+              std::string_view lane = {}) {
     auto self = shared_from_this();
-    bool queued = srv_.pool_->TrySubmit([self, req, seq, work = std::move(work)] {
+    bool queued = srv_.PoolFor(lane).TrySubmit([self, req, seq, work = std::move(work)] {
       HttpResponse resp;
       try {
         resp = work ? work(*req) : self->srv_.handler_(*req);
@@ -795,13 +809,13 @@ class InlineResponder final : public Responder {
     asio::post(c->executor(), [c, seq = seq_, r = std::move(response)]() mutable { c->OnHandlerDone(seq, std::move(r)); });
   }
 
-  void Defer(std::function<HttpResponse(HttpRequest&)> work) override {
+  void Defer(std::function<HttpResponse(HttpRequest&)> work, std::string_view lane) override {
     if (done_.exchange(true)) return;
     auto c = std::move(conn_);
     auto req = std::move(req_);
-    asio::post(c->executor(), [c, req, seq = seq_, work = std::move(work)]() mutable {
+    asio::post(c->executor(), [c, req, seq = seq_, work = std::move(work), lane = std::string(lane)]() mutable {
       if (seq != c->seq_ || c->state_ != Connection::State::kHandling) return;  // answered 504 already, or closed
-      c->Submit(req, seq, std::move(work));
+      c->Submit(req, seq, std::move(work), lane);
     });
   }
 
@@ -1039,6 +1053,7 @@ void HttpServer::Impl::Stop() {
   boost::system::error_code ec;
   acceptor_.close(ec);
   pool_->Stop();
+  for (auto& [name, lane] : lanes_) lane->Stop();
   std::lock_guard lock(upstream_mu_);
   if (upstream_) upstream_->Shutdown();
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "net/http_types.hpp"
 #include "tuna/status.hpp"
@@ -38,6 +39,14 @@ struct HttpServerOptions {
   metrics::Registry* metrics = nullptr;
   /// Tried on the I/O thread before the worker pool; optional (see InlineHandler).
   InlineHandler inline_handler;
+  /// Extra worker pools an InlineHandler can Defer() work to by name, so requests that wait long
+  /// (calls to agents) never take the threads the rest of the server needs.
+  struct Lane {
+    std::string name;
+    std::size_t threads = 16;
+    std::size_t max_queued = 1024;
+  };
+  std::vector<Lane> lanes;
 };
 
 /// Live counters for tests and /metrics.

@@ -94,8 +94,10 @@ class Responder {
   /// Sends the response (on the connection's I/O thread).
   virtual void Respond(HttpResponse response) = 0;
   /// Runs `work` on a worker thread (it may block) and sends what it returns; null `work` runs
-  /// the server's HttpHandler. A full handler queue answers 503.
-  virtual void Defer(std::function<HttpResponse(HttpRequest&)> work = nullptr) = 0;
+  /// the server's HttpHandler. `lane` names one of HttpServerOptions::lanes (its own threads and
+  /// queue, so slow work there never holds the main pool's threads); empty or unknown: the main
+  /// pool. A full queue answers 503.
+  virtual void Defer(std::function<HttpResponse(HttpRequest&)> work = nullptr, std::string_view lane = {}) = 0;
 };
 using ResponderPtr = std::shared_ptr<Responder>;
 

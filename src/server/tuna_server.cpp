@@ -176,7 +176,9 @@ class TunaServer final : public Server {
     http.handler_timeout = options_.request_timeout;
     http.max_stream_duration = std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_watch_duration);
     http.metrics = &registry_;
-    // The gateway's MCP relay answers on the I/O threads; everything else goes to Handle().
+    // The gateway's MCP relay answers on the I/O threads; its other requests run on the
+    // "gateway" lane; everything else goes to Handle() on the handler threads.
+    if (options_.serve_gateway) http.lanes.push_back({"gateway", std::max<std::size_t>(1, options_.gateway_threads), 1024});
     http.inline_handler = [this](const std::shared_ptr<net::HttpRequest>& req, const net::ResponderPtr& responder) {
       if (!gateway_ || req->body.size() > options_.max_body_bytes) return false;
       return gateway_->HandleInline(req, responder);
@@ -276,6 +278,8 @@ class TunaServer final : public Server {
     go.allowed_hosts = options_.gateway_allowed_hosts;
     go.allowed_origins = options_.gateway_allowed_origins;
     go.default_rate_limit = options_.gateway_default_rate_limit;
+    go.lane = "gateway";
+    go.max_calls_per_target = std::max<std::size_t>(1, options_.gateway_threads * 3 / 4);
     if (!options_.public_url.empty()) go.public_url = [url = options_.public_url] { return url; };
     go.a2a = agents_.get();
     go.mcp = mcps_.get();

@@ -127,6 +127,7 @@ class GatewayNegative : public ::testing::Test {
     o.read_timeout = kReadTimeout;
     o.request_timeout = kRequestTimeout;
     o.agent_call_timeout = agent_call_timeout_;
+    o.gateway_threads = gateway_threads_;
     auto made = Server::Make(std::move(o));
     ASSERT_TRUE(made.ok()) << made.status().ToString();
     server_ = std::move(*made);
@@ -303,6 +304,7 @@ spec:
   }
 
   std::chrono::seconds agent_call_timeout_ = std::chrono::duration_cast<std::chrono::seconds>(kAgentCallTimeout);
+  std::size_t gateway_threads_ = 64;
   TempDir dir_;
   HangingUpstream hanging_;
   ServerPtr server_;
@@ -579,17 +581,11 @@ class GatewayNegativeSlowAgents : public GatewayNegative {
   GatewayNegativeSlowAgents() { agent_call_timeout_ = std::chrono::seconds(60); }
 };
 
-// DISABLED: a few slow calls to one target starve every other request to the server. Each
-// blocking A2A SendMessage holds one of the HTTP server's handler threads
-// (ServerOptions::worker_threads, 4) for as long as the agent takes (agent_call_timeout, default
-// 10 min); the handler budget answers 504 at request_timeout but does not free the thread. With 4
-// such calls in flight, an ordinary request to another agent waits in the queue and gets 504
-// "request not handled within 5000 ms" (so would the REST API). MCP calls do the same (the MCP
-// upstream timeout is a fixed 60 s, and calls to one stdio server wait for each other on handler
-// threads). Causes: the synchronous A2A binding (a2a::HttpBinding::HandleAt, called from
-// AgentEndpoints::Handle in src/gateway/a2a_endpoint.cpp) and MCP relay (src/gateway/mcp_endpoint.cpp);
-// net::HttpResponse::stream (StreamWriter) would let them wait without holding a thread.
-TEST_F(GatewayNegativeSlowAgents, DISABLED_SlowCallsToOneTargetDoNotStarveTheOthers) {
+// A few slow calls to one target do not starve other requests: gateway calls wait for their
+// agents on the gateway's own lane of threads (ServerOptions::gateway_threads), and one endpoint
+// gets at most 3/4 of them, so an ordinary request to another agent (or the REST API) is served
+// at once.
+TEST_F(GatewayNegativeSlowAgents, SlowCallsToOneTargetDoNotStarveTheOthers) {
   std::vector<std::thread> slow;
   std::atomic<int> finished{0};
   for (int i = 0; i < 5; ++i) {
@@ -617,6 +613,47 @@ TEST_F(GatewayNegativeSlowAgents, DISABLED_SlowCallsToOneTargetDoNotStarveTheOth
       [&] {
         for (pid_t p : PoolProcesses("streaming_worker.py")) ::kill(p, SIGKILL);
         return finished.load() == 5;
+      },
+      20s, 200ms));
+  for (auto& t : slow) t.join();
+}
+
+// A small gateway lane (4 threads: at most 3 calls per endpoint): the fourth slow call to one
+// agent is refused at once with 503 and Retry-After, naming the endpoint, while another agent is
+// still served.
+class GatewayNegativeSmallLane : public GatewayNegativeSlowAgents {
+ protected:
+  GatewayNegativeSmallLane() { gateway_threads_ = 4; }
+};
+
+TEST_F(GatewayNegativeSmallLane, OneEndpointGetsAtMostThreeQuartersOfTheLane) {
+  std::vector<std::thread> slow;
+  std::atomic<int> finished{0};
+  for (int i = 0; i < 3; ++i) {
+    slow.emplace_back([&] {
+      Call(key_, "POST", "/a2a/default/flaky/staging", SendMessage("SendMessage", "hang"), kA2a);
+      ++finished;
+    });
+  }
+  auto arrived = [&] {
+    int n = 0;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dir_.path() + "/data/pool", ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      n += it->path().filename().string().rfind("hang-", 0) == 0;
+    }
+    return n;
+  };
+  EXPECT_TRUE(WaitFor([&] { return arrived() >= 3; }, 10s)) << arrived() << " slow calls reached the agent";
+  auto refused = Call(key_, "POST", "/a2a/default/flaky/staging", SendMessage("SendMessage", "hello"), kA2a);
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(refused.Header("retry-after"), "1");
+  EXPECT_NE(refused.body.find("/a2a/default/flaky/staging is busy"), std::string::npos) << refused.body;
+  EXPECT_EQ(Ordinary(), "");  // the fourth thread serves another agent
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        for (pid_t p : PoolProcesses("streaming_worker.py")) ::kill(p, SIGKILL);
+        return finished.load() == 3;
       },
       20s, 200ms));
   for (auto& t : slow) t.join();
