@@ -48,7 +48,8 @@ const std::vector<Command>& Commands() {
         {"public-url", 0, true, "URL", "the URL clients reach this server under, written into agent cards"},
         {"rate-limit", 0, true, "N", "gateway requests per second for API keys without a limit of their own"},
         {"io-threads", 0, true, "N", "threads serving connections (default 2; 1 on a single core)"},
-        {"worker-threads", 0, true, "N", "threads running handlers that may block (default 4)"}},
+        {"worker-threads", 0, true, "N", "threads running handlers that may block (default 4)"},
+        {"gateway-threads", 0, true, "N", "threads on which gateway calls wait for agents and tools (default 64)"}},
        false, &RunServer},
       {"apply", "Create or update objects from manifests", "tuna apply -f FILE|DIR|- [-n NS] [--dry-run]",
        "Each document is created, or updated when it exists (printed as created, configured or\n"

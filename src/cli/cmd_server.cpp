@@ -38,13 +38,14 @@ int RunServer(CommandContext& ctx) {
     }
     options.gateway_default_rate_limit.per_second = n;
   }
-  for (auto [flag, field] : {std::pair{"io-threads", &options.io_threads}, std::pair{"worker-threads", &options.worker_threads}}) {
+  for (auto [flag, field] : {std::pair{"io-threads", &options.io_threads}, std::pair{"worker-threads", &options.worker_threads},
+                             std::pair{"gateway-threads", &options.gateway_threads}}) {
     if (!ctx.args.Has(flag)) continue;
     std::string text = ctx.args.Value(flag);
     char* end = nullptr;
     long n = std::strtol(text.c_str(), &end, 10);
-    if (text.empty() || end == nullptr || *end != '\0' || n < 1 || n > 256) {
-      return ctx.UsageError(std::string("--") + flag + " takes a number of threads from 1 to 256, got \"" + text + "\"");
+    if (text.empty() || end == nullptr || *end != '\0' || n < 1 || n > 1024) {
+      return ctx.UsageError(std::string("--") + flag + " takes a number of threads from 1 to 1024, got \"" + text + "\"");
     }
     *field = static_cast<std::size_t>(n);
   }
