@@ -19,7 +19,7 @@ class HttpServer::Impl {
     http.max_body_bytes = listen.max_body_bytes;
     http.stream_buffer_bytes = listen.stream_buffer_bytes;
     http.max_stream_duration = listen.max_stream_duration;
-    http.error_body = [](int status, std::string_view message, std::string_view) {
+    http.error_body = [](int status, std::string_view message, std::string_view, std::string_view) {
       return HttpBinding::ErrorResponse(status, -32603, message);
     };
     http_ = std::make_unique<net::HttpServer>(http, [this](net::HttpRequest& req) { return binding_.Handle(req); });

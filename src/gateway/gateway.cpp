@@ -55,6 +55,16 @@ std::string ChildTraceparent(std::string_view incoming) {
   return "00-" + trace_id + "-" + RandomHexFast(16) + "-" + flags;
 }
 
+bool IsGatewayTarget(std::string_view target) {
+  for (std::string_view root : {"/a2a", "/mcp", "/memory"}) {
+    if (target.substr(0, root.size()) == root && (target.size() == root.size() || target[root.size()] == '/' ||
+                                                   target[root.size()] == '?')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::optional<Result<Target>> ParseTarget(const std::vector<std::string>& s) {
   if (s.empty() || (s[0] != "a2a" && s[0] != "mcp" && s[0] != "memory")) return std::nullopt;
   Target t;

@@ -45,6 +45,10 @@ struct Target {
   std::string route;                 // route template for metrics
 };
 
+/// True when a raw request-target ("/a2a/ns/x?y") is on a gateway route (/a2a/, /mcp/, /memory/),
+/// so transport errors on it are answered as JSON-RPC errors like every gateway refusal.
+bool IsGatewayTarget(std::string_view target);
+
 /// Parses a gateway path (segments after percent-decoding). nullopt: not a gateway path;
 /// an error Status: a gateway path that names nothing valid (400/404 with the reason).
 std::optional<Result<Target>> ParseTarget(const std::vector<std::string>& segments);

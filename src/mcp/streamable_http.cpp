@@ -18,7 +18,7 @@ class StreamableHttpServer::Impl {
     http.io_threads = listen.io_threads == 0 ? 1 : listen.io_threads;
     http.worker_threads = listen.worker_threads == 0 ? 1 : listen.worker_threads;
     http.max_body_bytes = listen.max_body_bytes;
-    http.error_body = [](int status, std::string_view message, std::string_view) {
+    http.error_body = [](int status, std::string_view message, std::string_view, std::string_view) {
       return StreamableHttpHandler::ErrorResponse(status, -32000, message);
     };
     http_ = std::make_unique<net::HttpServer>(http, [this](net::HttpRequest& req) { return handler_.Handle(req); });

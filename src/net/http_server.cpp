@@ -112,7 +112,7 @@ class HttpServer::Impl {
   Impl(HttpServerOptions options, HttpHandler handler)
       : options_(std::move(options)), handler_(std::move(handler)) {
     if (!options_.error_body) {
-      options_.error_body = [](int code, std::string_view message, std::string_view rid) {
+      options_.error_body = [](int code, std::string_view message, std::string_view rid, std::string_view) {
         return StatusResponse(code, Status(StatusCodeForHttp(code), std::string(message)), rid);
       };
     }
@@ -423,6 +423,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (parser_ && parser_->got_some()) TakeRequestId(parser_->get());
       if (request_id_.empty()) request_id_ = core::NewRequestId();
     }
+    // A body refused from its Content-Length fails before OnHeader ran: the target is known anyway.
+    if (path_.empty() && parser_ && parser_->got_some()) path_ = std::string(parser_->get().target().substr(0, 256));
     keep_alive_ = false;
     read_timer_.cancel();
     if (read_timed_out_) {
@@ -498,9 +500,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
         resp = work ? work(*req) : self->srv_.handler_(*req);
       } catch (const std::exception& e) {
         core::Logger()->error("http: handler threw: {} request_id={}", e.what(), req->request_id);
-        resp = self->srv_.options_.error_body(500, "internal error (request id " + req->request_id + ")", req->request_id);
+        resp = self->srv_.options_.error_body(500, "internal error (request id " + req->request_id + ")", req->request_id, req->target);
       } catch (...) {
-        resp = self->srv_.options_.error_body(500, "internal error (request id " + req->request_id + ")", req->request_id);
+        resp = self->srv_.options_.error_body(500, "internal error (request id " + req->request_id + ")", req->request_id, req->target);
       }
       asio::post(self->stream_.get_executor(), [self, seq, resp = std::move(resp)]() mutable {
         self->OnHandlerDone(seq, std::move(resp));
@@ -532,7 +534,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void WriteError(int code, const std::string& message, bool keep = false) {
-    HttpResponse r = srv_.options_.error_body(code, message, request_id_);
+    HttpResponse r = srv_.options_.error_body(code, message, request_id_, path_);
     if (!keep) keep_alive_ = false;
     WriteResponse(std::move(r));
   }

@@ -109,6 +109,9 @@ using InlineHandler = std::function<bool(const std::shared_ptr<HttpRequest>& req
 
 /// Builds the body of an error the transport itself produces (413, 431, 408, 503, 500, 400).
 /// Lets the API answer Kubernetes Status objects and the gateway JSON-RPC errors.
-using ErrorBodyFn = std::function<HttpResponse(int http_status, std::string_view message, std::string_view request_id)>;
+/// `target` is the request-target as far as it was read ("" when none was), so a server can answer
+/// in the protocol of the path (the gateway's JSON-RPC errors).
+using ErrorBodyFn =
+    std::function<HttpResponse(int http_status, std::string_view message, std::string_view request_id, std::string_view target)>;
 
 }  // namespace tuna::net

@@ -176,6 +176,13 @@ class TunaServer final : public Server {
     http.handler_timeout = options_.request_timeout;
     http.max_stream_duration = std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_watch_duration);
     http.metrics = &registry_;
+    // Transport errors (413, 431, 408, 504, 503) on gateway routes are JSON-RPC errors, like the
+    // gateway's own refusals; elsewhere Kubernetes Status objects, like the API's.
+    http.error_body = [gateway = options_.serve_gateway](int code, std::string_view message, std::string_view rid,
+                                                         std::string_view target) {
+      if (gateway && gateway::IsGatewayTarget(target)) return gateway::Gateway::Refusal(code, -32000, message, rid);
+      return net::StatusResponse(code, Status(net::StatusCodeForHttp(code), std::string(message)), rid);
+    };
     // The gateway's MCP relay answers on the I/O threads; its other requests run on the
     // "gateway" lane; everything else goes to Handle() on the handler threads.
     if (options_.serve_gateway) http.lanes.push_back({"gateway", std::max<std::size_t>(1, options_.gateway_threads), 1024});
@@ -406,8 +413,9 @@ class TunaServer final : public Server {
     }
     // The transport admits bodies up to max_git_push_bytes; only git routes may use more than max_body_bytes.
     if (req.body.size() > options_.max_body_bytes && path.rfind("/git/", 0) != 0) {
-      return net::StatusResponse(413, ResourceExhausted("request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes"),
-                                 req.request_id);
+      std::string message = "request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes";
+      if (gateway_ && gateway::IsGatewayTarget(req.target)) return gateway::Gateway::Refusal(413, -32000, message, req.request_id);
+      return net::StatusResponse(413, ResourceExhausted(std::move(message)), req.request_id);
     }
     if (gateway_) {
       if (auto r = gateway_->Handle(req)) return std::move(*r);

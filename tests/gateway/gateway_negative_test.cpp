@@ -355,6 +355,7 @@ TEST_F(GatewayNegative, OversizedBodyIs413) {
       auto r = Call(key_, "POST", path, big, kA2a);
       EXPECT_EQ(r.status, 413) << path << ": " << r.error << r.body;
       EXPECT_NE(r.body.find("request body exceeds " + std::to_string(kMaxBody) + " bytes"), std::string::npos) << r.body;
+      EXPECT_NE(r.body.find(R"("jsonrpc":"2.0")"), std::string::npos) << "a JSON-RPC error, like every gateway refusal: " << r.body;
     }
     // Far beyond the limit: refused from the Content-Length alone, before the body is read.
     HttpConnection c(port_);
@@ -364,6 +365,7 @@ TEST_F(GatewayNegative, OversizedBodyIs413) {
     auto r = c.ReadResponse();
     EXPECT_EQ(r.status, 413) << r.error << r.body;
     EXPECT_NE(r.body.find("request body exceeds"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find(R"("jsonrpc":"2.0")"), std::string::npos) << r.body;
   }, Overlap::kRepeat);
 }
 
@@ -394,6 +396,9 @@ TEST_F(GatewayNegative, SlowLorisClientIsClosedWith408) {
       EXPECT_EQ(answer.status, 408) << (slow_body ? "slow body: " : "slow headers: ") << answer.error << answer.body;
       EXPECT_NE(answer.body.find("request not received within " + std::to_string(kReadTimeout.count()) + " ms"), std::string::npos)
           << answer.body;
+      if (slow_body) {  // the path is known once the headers are in: a JSON-RPC error
+        EXPECT_NE(answer.body.find(R"("jsonrpc":"2.0")"), std::string::npos) << answer.body;
+      }
       EXPECT_GE(took, kReadTimeout - 100ms);
       EXPECT_LT(took, kReadTimeout + 3s);
       EXPECT_TRUE(c.WaitClosed()) << "the connection stays open after 408";
