@@ -59,4 +59,5 @@ PYBIND11_MODULE(_tuna, m) {
 
   BindCodec(m);
   BindClient(m);
+  BindA2a(m);
 }
