@@ -430,6 +430,8 @@ def run_sync(ctx: Context) -> None:
                         gen.close()
                         if ctx._timed_out:
                             ctx._fail_timeout()
+                        else:
+                            ctx.log.info("handler cancelled")
                         return
                     item = next(gen)
                     ctx._emit(item)
@@ -473,7 +475,8 @@ async def run_async(ctx: Context) -> None:
     except asyncio.CancelledError:
         if ctx._timed_out:
             ctx._fail_timeout()
-        # else: canceled by the client; the server has recorded it
+        else:  # canceled by the client; the server has recorded it
+            ctx.log.info("handler cancelled")
     except Exception as e:
         ctx._fail(e)
     finally:

@@ -344,6 +344,10 @@ async def _execute(request: _Request, reader: asyncio.StreamReader, writer: asyn
             timer.cancel()
         if not watch.done():
             watch.cancel()
+            try:
+                await watch  # the reader is free again only once the cancellation is through
+            except asyncio.CancelledError:
+                pass
         elif not watch.cancelled():
             reusable = False  # the client went away (or sent bytes mid-response)
     return reusable
