@@ -1,0 +1,220 @@
+"""Python agents (tuna.a2a) deployed on the pool of a real `tuna server`, reached through the
+gateway (/a2a/{ns}/{agent}/{stage}) with an API key and the official `a2a-sdk` client: send,
+streaming events arriving one by one, cancel reaching the handler, multi-turn, a raising handler,
+a handler hanging past its deadline (the worker is replaced; other agents are unaffected)."""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import tuna
+from a2a_helpers import AGENTS, fetch_card, part_texts, sdk_client, user_message
+from conftest import REPO, tuna_binary, wait_for
+
+pytest.importorskip("a2a.client", reason="pip install a2a-sdk (scripts/test.sh does)")
+
+from a2a.types.a2a_pb2 import CancelTaskRequest, GetTaskRequest, TaskState  # noqa: E402
+
+AGENT_TIMEOUT = 3  # seconds (Agent.timeout of the test agent); the worker's grace period is 2 s more
+
+
+def _manifests(tmp: Path) -> Path:
+    src = tmp / "pyagent"
+    src.mkdir()
+    shutil.copy(AGENTS / "interop_agent.py", src / "interop_agent.py")
+    # This interpreter (it has tuna) found through PATH rather than named by its path: the pool
+    # bind-mounts absolute command paths into the bubblewrap sandbox, which fails for a virtual
+    # environment's symlinked bin/python.
+    bindir = os.path.dirname(sys.executable)
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin"}
+    if os.environ.get("PYTHONPATH"):  # a development tree: tuna is not installed, only on the path
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    environment = {
+        "apiVersion": "tuna.ai/v1alpha1", "kind": "AgentEnvironment",
+        "metadata": {"name": "python-a2a", "namespace": "default"},
+        "spec": {"runtime": "python3", "workerCommand": f"{os.path.basename(sys.executable)} -m tuna.a2a worker",
+                 "buildScript": "true", "driver": "pool", "poolSize": 1, "env": env},
+    }
+
+    def deployment(name, source, entrypoint, extra_env):
+        return {"apiVersion": "tuna.ai/v1alpha1", "kind": "AgentDeployment",
+                "metadata": {"name": name, "namespace": "default"},
+                "spec": {"environmentName": "python-a2a", "entrypoint": entrypoint,
+                         "stages": {"staging": {"source": {"archive": f"file:{source}"},
+                                                "env": {"TUNA_STAGE": "staging", **extra_env}}}}}
+
+    docs = [environment,
+            deployment("pyagent", src, "interop_agent:agent", {"AGENT_TIMEOUT": str(AGENT_TIMEOUT)}),
+            deployment("pyecho", REPO / "examples" / "python" / "echo", "agent:agent", {})]
+    path = tmp / "manifests.yaml"
+    path.write_text("\n---\n".join(json.dumps(d) for d in docs))
+    return path
+
+
+@pytest.fixture(scope="module")
+def deployed(tuna_server, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("a2a-pool")
+    env = tuna_server.env()
+    env.update(TUNA_SERVER=tuna_server.url, TUNA_TOKEN=tuna_server.token)
+    applied = subprocess.run([str(tuna_binary()), "apply", "-f", str(_manifests(tmp))], env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    client = tuna.Client(tuna_server.url, tuna_server.token)
+    for name in ("pyagent", "pyecho"):
+        def phase(name=name):
+            status = client.get("agentdeployment", name).get("status", {})
+            return status.get("phase") == "StagingDeployed"
+        try:
+            wait_for(phase, timeout=120, interval=0.2)
+        except BaseException:
+            print(json.dumps(client.get("agentdeployment", name), indent=1))
+            print(client.events("agentdeployment", name))
+            raise
+    request = urllib.request.Request(
+        f"{tuna_server.url}/apis/tuna.ai/v1alpha1/namespaces/default/apikeys",
+        data=json.dumps({"metadata": {"name": "pytest-a2a"}, "spec": {"scope": "invoke"}}).encode(),
+        headers={"Authorization": f"Bearer {tuna_server.token}", "Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        key = json.loads(response.read())["token"]
+    return tuna_server, key
+
+
+def url_of(server, agent):
+    return f"{server.url}/a2a/default/{agent}/staging"
+
+
+def worker_logs(server) -> str:
+    return "".join(Path(p).read_text(errors="replace") for p in sorted(glob.glob(str(server.data_dir / "pool" / "workers" / "*.log"))))
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_card_and_send_through_the_gateway(deployed):
+    server, key = deployed
+
+    async def main():
+        card = await fetch_card(url_of(server, "pyagent"), key)
+        assert card.name == "pyagent"  # the gateway's card (no AgentCatalogue: the deployment's name)
+        async with sdk_client(url_of(server, "pyagent"), key, streaming=False) as client:
+            [answer] = [e async for e in client.send_message(user_message("hi"))]
+            # Through the gateway every message has a task (it keeps tasks for workers that come and go).
+            assert answer.task.status.state == TaskState.TASK_STATE_COMPLETED
+            assert part_texts(answer.task.status.message.parts) == "echo: hi [staging]"
+        async with sdk_client(url_of(server, "pyecho"), key, streaming=False) as client:
+            [answer] = [e async for e in client.send_message(user_message("hello"))]
+            assert part_texts(answer.task.status.message.parts) == "echo: hello"
+    run(main())
+    # The worker specialized fast: the interpreter and tuna were imported before.
+    loads = [json.loads(l)["load_ms"] for l in worker_logs(server).splitlines() if '"specialized"' in l]
+    assert loads and max(loads) < 1000, loads
+    print(f"specialization (agent module import) ms: {loads}")
+
+
+def test_streaming_events_arrive_one_by_one(deployed):
+    server, key = deployed
+
+    async def main():
+        async with sdk_client(url_of(server, "pyagent"), key, streaming=True) as client:
+            arrivals = []
+            task_id = ""
+            async for event in client.send_message(user_message("stream 4 0.4")):
+                kind = event.WhichOneof("payload")
+                arrivals.append((time.monotonic(), kind))
+                if kind == "task":
+                    task_id = event.task.id
+            kinds = [k for _, k in arrivals]
+            assert kinds.count("artifact_update") == 4 and kinds[-1] == "status_update", kinds
+            chunk_times = [t for t, k in arrivals if k == "artifact_update"]
+            gaps = [b - a for a, b in zip(chunk_times, chunk_times[1:])]
+            assert all(g > 0.25 for g in gaps), f"events were buffered, not streamed: gaps {gaps}"
+            task = await client.get_task(GetTaskRequest(id=task_id))
+            assert task.status.state == TaskState.TASK_STATE_COMPLETED
+            assert part_texts(task.artifacts[0].parts) == "0123"
+    run(main())
+
+
+def test_cancel_reaches_the_handler_on_the_pool(deployed):
+    server, key = deployed
+
+    async def main():
+        async with sdk_client(url_of(server, "pyagent"), key, streaming=True) as client:
+            stream = client.send_message(user_message("wait"))
+            task_id = ""
+            async for event in stream:
+                kind = event.WhichOneof("payload")
+                if kind == "task":
+                    task_id = event.task.id
+                if kind == "status_update" and part_texts(event.status_update.status.message.parts) == "waiting":
+                    break  # the handler runs on the worker
+            await stream.aclose()
+            canceled = await client.cancel_task(CancelTaskRequest(id=task_id))
+            assert canceled.status.state == TaskState.TASK_STATE_CANCELED
+            return task_id
+    task_id = run(main())
+    wait_for(lambda: f"handler cancelled: {task_id}" in worker_logs(server), timeout=15)
+
+
+def test_multi_turn_on_the_pool(deployed):
+    server, key = deployed
+
+    async def main():
+        async with sdk_client(url_of(server, "pyagent"), key, streaming=False) as client:
+            [first] = [e async for e in client.send_message(user_message("ask"))]
+            assert first.task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+            t = first.task
+            [second] = [e async for e in client.send_message(user_message("Ada", t.id, t.context_id))]
+            assert second.task.status.state == TaskState.TASK_STATE_COMPLETED
+            assert part_texts(second.task.status.message.parts) == "hello Ada (turn 2)"
+    run(main())
+
+
+def test_a_raising_handler_fails_the_task_with_a_clear_message(deployed):
+    server, key = deployed
+
+    async def main():
+        async with sdk_client(url_of(server, "pyagent"), key, streaming=False) as client:
+            [answer] = [e async for e in client.send_message(user_message("boom"))]
+            assert answer.task.status.state == TaskState.TASK_STATE_FAILED
+            assert part_texts(answer.task.status.message.parts) == "RuntimeError: the model is on fire"
+    run(main())
+    assert "the model is on fire" in worker_logs(server) and "Traceback" in worker_logs(server)
+
+
+def test_a_hung_handler_fails_its_task_and_the_worker_is_replaced(deployed):
+    server, key = deployed
+
+    async def main():
+        async with sdk_client(url_of(server, "pyagent"), key, streaming=False) as client:
+            started = time.monotonic()
+            [answer] = [e async for e in client.send_message(user_message("hang"))]
+            elapsed = time.monotonic() - started
+            assert answer.task.status.state == TaskState.TASK_STATE_FAILED
+            text = part_texts(answer.task.status.message.parts)
+            assert "exited" in text and "replaced" in text, text
+            # The message carries the worker's last log lines: the runtime says why it exited.
+            assert "past its deadline and grace period" in text, text
+            print(f"hung handler: {text}")
+            assert elapsed < AGENT_TIMEOUT + 15
+        # Another agent was not affected ...
+        async with sdk_client(url_of(server, "pyecho"), key, streaming=False) as client:
+            [answer] = [e async for e in client.send_message(user_message("still here"))]
+            assert part_texts(answer.task.status.message.parts) == "echo: still here"
+        # ... and the agent answers again, from a new worker.
+        async with sdk_client(url_of(server, "pyagent"), key, streaming=False) as client:
+            [answer] = [e async for e in client.send_message(user_message("again"))]
+            assert answer.task.status.state == TaskState.TASK_STATE_COMPLETED
+            assert part_texts(answer.task.status.message.parts) == "echo: again [staging]"
+    run(main())
