@@ -218,3 +218,44 @@ def test_a_hung_handler_fails_its_task_and_the_worker_is_replaced(deployed):
             assert answer.task.status.state == TaskState.TASK_STATE_COMPLETED
             assert part_texts(answer.task.status.message.parts) == "echo: again [staging]"
     run(main())
+
+
+def test_the_streaming_example_deploys_with_git_push(deployed, tmp_path):
+    server, key = deployed
+    env = server.env()
+    env.update(TUNA_SERVER=server.url, TUNA_TOKEN=server.token)
+    created = subprocess.run([str(tuna_binary()), "repo", "create", "py-streaming"], env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert created.returncode == 0, created.stdout + created.stderr
+    repo = tmp_path / "streaming"
+    shutil.copytree(REPO / "examples" / "python" / "streaming", repo)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "streaming agent"]):
+        subprocess.run(git + args, cwd=repo, check=True, env=env, timeout=60)
+    remote = server.url.replace("http://", f"http://tuna:{server.token}@") + "/git/default/py-streaming.git"
+    pushed = subprocess.run(git + ["push", remote, "main"], cwd=repo, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    client = tuna.Client(server.url, server.token)
+    wait_for(lambda: client.get("agentdeployment", "py-streaming").get("status", {}).get("phase") == "StagingDeployed",
+             timeout=120, interval=0.2)
+
+    async def main():
+        url = url_of(server, "py-streaming")
+        card = await fetch_card(url, key)
+        assert card.name == "Streaming (Python)" and [s.id for s in card.skills] == ["count", "words"]
+        async with sdk_client(url, key, streaming=True) as client:
+            chunks = []
+            async for event in client.send_message(user_message("count 3")):
+                if event.WhichOneof("payload") == "artifact_update":
+                    chunks.append((time.monotonic(), part_texts(event.artifact_update.artifact.parts)))
+                last = event
+            assert [c for _, c in chunks] == ["1\n", "2\n", "3\n"]
+            assert chunks[2][0] - chunks[0][0] > 0.25  # 0.2 s apart, as the agent yields them
+            assert part_texts(last.status_update.status.message.parts) == "counted to 3"
+        async with sdk_client(url, key, streaming=False) as client:
+            [first] = [e async for e in client.send_message(user_message("ask"))]
+            assert first.task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+            [second] = [e async for e in client.send_message(user_message("Grace", first.task.id, first.task.context_id))]
+            assert part_texts(second.task.status.message.parts) == "nice to meet you, Grace"
+    run(main())

@@ -192,7 +192,7 @@ class Context:
     """
 
     __slots__ = ("agent", "task_id", "context_id", "_sink", "_message", "_history", "_metadata", "_log",
-                 "_deadline", "_timed_out", "_cancel_flag", "_runtime", "_memory")
+                 "_deadline", "_timed_out", "_cancel_flag", "_runtime", "_memory", "_tools", "_agents")
 
     def __init__(self, agent: Agent, sink: Sink) -> None:
         self.agent = agent
@@ -210,6 +210,8 @@ class Context:
         self._cancel_flag = False
         self._runtime: Any = None
         self._memory: Any = None
+        self._tools: Any = None
+        self._agents: Any = None
 
     # ---- what the request says ----
 
@@ -352,12 +354,16 @@ class Context:
     @property
     def tools(self) -> Any:
         """An MCP client on the agent's federated tool endpoint (what its binding allows)."""
-        return self._environ("tools").tools()
+        if self._tools is None:
+            self._tools = self._environ("tools").tools()
+        return self._tools
 
     @property
     def agents(self) -> Any:
         """An A2A client to peer agents."""
-        return self._environ("agents").agents()
+        if self._agents is None:
+            self._agents = self._environ("agents").agents()
+        return self._agents
 
     # ---- internal: publishing ----
 
