@@ -9,9 +9,11 @@ the GIL); async handlers run on one asyncio event loop thread owned by the Serve
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import signal
 import threading
+import weakref
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from .. import _tuna
@@ -90,6 +92,17 @@ def _dispatcher(agent: Agent, loop: Optional[EventLoopThread]) -> Callable[[Any]
     return dispatch
 
 
+_running: "weakref.WeakSet[Server]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Servers still running at exit stop before the interpreter goes away (their executor threads
+    call into Python)."""
+    for server in list(_running):
+        server.stop()
+
+
 _STREAMING = {"SendStreamingMessage", "SubscribeToTask", "message/stream", "tasks/resubscribe"}
 
 
@@ -132,6 +145,7 @@ class Server:
         """Binds and starts serving; returns the port."""
         self._port = self._server.start(self.host, self._port)
         self._started = True
+        _running.add(self)
         return self._port
 
     @property
@@ -145,7 +159,8 @@ class Server:
         return f"http://{host}:{self._port}/"
 
     def stop(self) -> None:
-        """Stops serving: running handlers are cancelled and waited for."""
+        """Stops serving: running handlers are cancelled and waited for (idempotent)."""
+        _running.discard(self)
         self._server.stop()
         if self._loop is not None:
             self._loop.stop()
