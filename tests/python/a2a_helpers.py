@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -16,27 +17,41 @@ from typing import Iterator, Optional, Tuple
 AGENTS = Path(__file__).resolve().parent / "a2a_agents"
 
 
+class Served:
+    """A running `python -m tuna.a2a serve`: its URL and its stderr lines (read by a thread, so the
+    pipe never fills)."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.lines: list = []
+        self.url = ""
+        self._started = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            if not self.url and '"serving"' in line:
+                self.url = json.loads(line)["url"].rstrip("/")
+                self._started.set()
+        self._started.set()
+
+    def log(self) -> str:
+        return "".join(self.lines)
+
+
 @contextlib.contextmanager
-def serve(entrypoint: str, path: Path = AGENTS, env: Optional[dict] = None) -> Iterator[Tuple[subprocess.Popen, str]]:
-    """Runs `python -m tuna.a2a serve ENTRYPOINT --port 0` and yields (process, base URL)."""
+def serve(entrypoint: str, path: Path = AGENTS, env: Optional[dict] = None) -> Iterator[Served]:
+    """Runs `python -m tuna.a2a serve ENTRYPOINT --port 0`."""
     proc = subprocess.Popen([sys.executable, "-m", "tuna.a2a", "serve", entrypoint, "--port", "0", "--path", str(path)],
                             stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+    served = Served(proc)
     try:
-        assert proc.stderr is not None
-        url = None
-        deadline = time.monotonic() + 30
-        lines = []
-        while time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line:
-                break
-            lines.append(line)
-            if '"serving"' in line:
-                url = json.loads(line)["url"].rstrip("/")
-                break
-        if url is None:
-            raise RuntimeError("tuna.a2a serve did not start:\n" + "".join(lines))
-        yield proc, url
+        served._started.wait(30)
+        if not served.url:
+            raise RuntimeError("tuna.a2a serve did not start:\n" + served.log())
+        yield served
     finally:
         proc.terminate()
         try:

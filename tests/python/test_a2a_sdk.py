@@ -9,6 +9,7 @@ import time
 import pytest
 
 from a2a_helpers import fetch_card, part_texts, sdk_client, serve, user_message
+from conftest import wait_for
 
 pytest.importorskip("a2a.client", reason="pip install a2a-sdk (scripts/test.sh does)")
 
@@ -17,8 +18,8 @@ from a2a.types.a2a_pb2 import CancelTaskRequest, GetTaskRequest, TaskState  # no
 
 @pytest.fixture(scope="module")
 def served():
-    with serve("interop_agent:agent") as (proc, url):
-        yield proc, url
+    with serve("interop_agent:agent") as s:
+        yield s
 
 
 def run(coro):
@@ -26,7 +27,7 @@ def run(coro):
 
 
 def test_card_and_send(served):
-    _, url = served
+    url = served.url
 
     async def main():
         async with sdk_client(url, streaming=False) as client:
@@ -44,7 +45,7 @@ def test_card_and_send(served):
 
 
 def test_stream_events_arrive_one_by_one_then_get(served):
-    _, url = served
+    url = served.url
 
     async def main():
         async with sdk_client(url, streaming=True) as client:
@@ -69,7 +70,7 @@ def test_stream_events_arrive_one_by_one_then_get(served):
 
 
 def test_cancel_reaches_the_handler(served):
-    proc, url = served
+    url = served.url
 
     async def main():
         async with sdk_client(url, streaming=True) as client:
@@ -88,23 +89,6 @@ def test_cancel_reaches_the_handler(served):
             return task_id
     task_id = run(main())
     # The coroutine saw asyncio.CancelledError and logged it (stderr of serve).
-    deadline = time.monotonic() + 10
-    seen = ""
-    while time.monotonic() < deadline and f"handler cancelled: {task_id}" not in seen:
-        seen += proc.stderr.readline()
-    assert f"handler cancelled: {task_id}" in seen
-
-
-def test_multi_turn(served):
-    _, url = served
-
-    async def main():
-        async with sdk_client(url, streaming=False) as client:
-            [first] = [e async for e in client.send_message(user_message("ask"))]
-            assert first.task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
-            t = first.task
-            [second] = [e async for e in client.send_message(user_message("Ada", t.id, t.context_id))]
-            assert second.task.id == t.id and second.task.context_id == t.context_id
-            assert second.task.status.state == TaskState.TASK_STATE_COMPLETED
-            assert part_texts(second.task.status.message.parts) == "hello Ada (turn 2)"
-    run(main())
+    wait_for(lambda: f"handler cancelled: {task_id}" in served.log(), timeout=10)
+    # Everything serve wrote is structured (JSON lines): no stray Python error output.
+    assert all(line.startswith("{") for line in served.lines), served.log()

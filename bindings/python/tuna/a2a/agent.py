@@ -372,7 +372,7 @@ class Context:
         sink = self._sink
         if isinstance(item, StatusUpdate):
             state = item.state
-            sink.status(state.value if isinstance(state, TaskState) else str(state), item.message,
+            sink.status((state if isinstance(state, TaskState) else TaskState(state)).value, item.message,
                         item.metadata or None)
         elif isinstance(item, ArtifactUpdate):
             sink.artifact(item.artifact, item.append, item.last_chunk)

@@ -38,7 +38,8 @@ from .log import runtime_log
 from .types import Artifact, Message, Part
 from .wire import artifact_event, message_event, message_from_json, status_event
 
-_EXIT_HUNG = 75  # the exit code of a worker that gave up on a hung handler
+_EXIT_HUNG = 75
+_FINAL_STATES = {"completed", "failed", "canceled", "rejected", "input-required", "auth-required"}  # the exit code of a worker that gave up on a hung handler
 
 
 class _State:
@@ -84,6 +85,7 @@ class NdjsonSink:
         self.task_state: Optional[str] = "input-required" if history else None
         self.task_exists = True
         self.closed = False
+        self.final = ""
         self.cancel_flag = False
         self._artifact_ids: Dict[int, str] = {}
 
@@ -91,10 +93,11 @@ class NdjsonSink:
         return self.cancel_flag
 
     def _push(self, event: Dict[str, Any]) -> None:
-        if self.closed:
+        if self.closed or self.final:
             if self.cancel_flag:
                 return  # canceled: the server ignores what comes afterwards
-            raise FailedPreconditionError(f"task {self.task_id}: the answer was already sent")
+            raise FailedPreconditionError(f"task {self.task_id} is {self.final or 'answered'} already: "
+                                          "nothing more can be published")
         line = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
         if threading.get_ident() == self._loop_thread:
             self._queue.put_nowait(line)
@@ -106,6 +109,8 @@ class NdjsonSink:
         if isinstance(message, str):
             message = Message([Part(text=message)])
         self._push(status_event(state, message, metadata))
+        if state in _FINAL_STATES:
+            self.final = state  # as the server: a terminal or interrupted state ends the execution
 
     def artifact(self, artifact: Artifact, append: bool = False, last_chunk: bool = True) -> None:
         artifact_id = artifact.artifact_id
@@ -119,6 +124,7 @@ class NdjsonSink:
             message = Message([Part(text=message)])
         if self.task_exists:
             self._push(status_event("completed", message, None))
+            self.final = "completed"
         else:
             self._push(message_event(message))
 
