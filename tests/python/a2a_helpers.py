@@ -98,3 +98,20 @@ def user_message(text: str, task_id: str = "", context_id: str = ""):
 
 def part_texts(parts) -> str:
     return "".join(p.text for p in parts)
+
+
+INTEROP_JS = Path(__file__).resolve().parents[1] / "interop" / "a2a"
+
+
+def run_js_client(url: str, token: str, version: str) -> subprocess.CompletedProcess:
+    """tests/interop/a2a/gateway_client.mjs: the official @a2a-js/sdk client (1.0, or 0.3 as the
+    npm alias a2a-sdk-03) against an agent: card, send, stream, get, cancel, error codes."""
+    import shutil
+
+    import pytest
+
+    node = shutil.which("node")
+    if node is None or not (INTEROP_JS / "node_modules" / "@a2a-js" / "sdk" / "package.json").exists():
+        pytest.skip("node and `npm ci --prefix tests/interop/a2a` (scripts/test.sh runs it)")
+    return subprocess.run([node, str(INTEROP_JS / "gateway_client.mjs"), url, token, version], capture_output=True,
+                          text=True, timeout=120)

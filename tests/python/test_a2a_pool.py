@@ -1,5 +1,6 @@
 """Python agents (tuna.a2a) deployed on the pool of a real `tuna server`, reached through the
-gateway (/a2a/{ns}/{agent}/{stage}) with an API key and the official `a2a-sdk` client: send,
+gateway (/a2a/{ns}/{agent}/{stage}) with an API key and the official `a2a-sdk` client (and the
+`@a2a-js/sdk` clients, 1.0 and 0.3): send,
 streaming events arriving one by one, cancel reaching the handler, multi-turn, a raising handler,
 a handler hanging past its deadline (the worker is replaced; other agents are unaffected)."""
 
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import tuna
-from a2a_helpers import AGENTS, fetch_card, part_texts, sdk_client, user_message
+from a2a_helpers import AGENTS, fetch_card, part_texts, run_js_client, sdk_client, user_message
 from conftest import REPO, tuna_binary, wait_for
 
 pytest.importorskip("a2a.client", reason="pip install a2a-sdk (scripts/test.sh does)")
@@ -33,6 +34,7 @@ def _manifests(tmp: Path) -> Path:
     src = tmp / "pyagent"
     src.mkdir()
     shutil.copy(AGENTS / "interop_agent.py", src / "interop_agent.py")
+    shutil.copy(AGENTS / "js_echo.py", src / "js_echo.py")
     # This interpreter (it has tuna) found through PATH rather than named by its path: the pool
     # bind-mounts absolute command paths into the bubblewrap sandbox, which fails for a virtual
     # environment's symlinked bin/python.
@@ -56,7 +58,8 @@ def _manifests(tmp: Path) -> Path:
 
     docs = [environment,
             deployment("pyagent", src, "interop_agent:agent", {"AGENT_TIMEOUT": str(AGENT_TIMEOUT)}),
-            deployment("pyecho", REPO / "examples" / "python" / "echo", "agent:agent", {})]
+            deployment("pyecho", REPO / "examples" / "python" / "echo", "agent:agent", {}),
+            deployment("pyjs", src, "js_echo:agent", {})]
     path = tmp / "manifests.yaml"
     path.write_text("\n---\n".join(json.dumps(d) for d in docs))
     return path
@@ -71,7 +74,7 @@ def deployed(tuna_server, tmp_path_factory):
                              capture_output=True, text=True, timeout=120)
     assert applied.returncode == 0, applied.stdout + applied.stderr
     client = tuna.Client(tuna_server.url, tuna_server.token)
-    for name in ("pyagent", "pyecho"):
+    for name in ("pyagent", "pyecho", "pyjs"):
         def phase(name=name):
             status = client.get("agentdeployment", name).get("status", {})
             return status.get("phase") == "StagingDeployed"
@@ -121,6 +124,15 @@ def test_card_and_send_through_the_gateway(deployed):
     loads = [json.loads(l)["load_ms"] for l in worker_logs(server).splitlines() if '"specialized"' in l]
     assert loads and max(loads) < 1000, loads
     print(f"specialization (agent module import) ms: {loads}")
+
+
+@pytest.mark.parametrize("version", ["1.0", "0.3"])
+def test_official_javascript_sdk_through_the_gateway(deployed, version):
+    server, key = deployed
+    # The trailing slash matters: the SDK resolves ".well-known/agent-card.json" against the URL,
+    # and without it the last segment (the stage) would be dropped: production would answer.
+    done = run_js_client(url_of(server, "pyjs") + "/", key, version)
+    assert done.returncode == 0 and "ALL OK" in done.stdout, done.stdout + done.stderr
 
 
 def test_streaming_events_arrive_one_by_one(deployed):

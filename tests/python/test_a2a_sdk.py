@@ -1,5 +1,6 @@
 """`python -m tuna.a2a serve` (the C++ A2A server running a Python handler) with the official
-Python `a2a-sdk` client from PyPI: card, send, stream, get, cancel, multi-turn, failure."""
+Python `a2a-sdk` client from PyPI (card, send, stream, get, cancel, multi-turn, failure) and the
+official `@a2a-js/sdk` clients (A2A 1.0 and 0.3)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 
 import pytest
 
-from a2a_helpers import fetch_card, part_texts, sdk_client, serve, user_message
+from a2a_helpers import fetch_card, part_texts, run_js_client, sdk_client, serve, user_message
 from conftest import wait_for
 
 pytest.importorskip("a2a.client", reason="pip install a2a-sdk (scripts/test.sh does)")
@@ -92,3 +93,10 @@ def test_cancel_reaches_the_handler(served):
     wait_for(lambda: f"handler cancelled: {task_id}" in served.log(), timeout=10)
     # Everything serve wrote is structured (JSON lines): no stray Python error output.
     assert all(line.startswith("{") for line in served.lines), served.log()
+
+
+@pytest.mark.parametrize("version", ["1.0", "0.3"])
+def test_official_javascript_sdk(version):
+    with serve("js_echo:agent") as s:
+        done = run_js_client(s.url, "unused", version)
+    assert done.returncode == 0 and "ALL OK" in done.stdout, done.stdout + done.stderr + s.log()
