@@ -46,7 +46,8 @@ def _manifests(tmp: Path) -> Path:
         "apiVersion": "tuna.ai/v1alpha1", "kind": "AgentEnvironment",
         "metadata": {"name": "python-a2a", "namespace": "default"},
         "spec": {"runtime": "python3", "workerCommand": f"{os.path.basename(sys.executable)} -m tuna.a2a worker",
-                 "buildScript": "true", "driver": "pool", "poolSize": 1, "env": env},
+                 "buildScript": "true", "driver": "pool", "poolSize": 1, "env": env,
+                 "resources": {"limits": {"memory": "512Mi"}}},
     }
 
     def deployment(name, source, entrypoint, extra_env):
@@ -229,6 +230,23 @@ def test_a_hung_handler_fails_its_task_and_the_worker_is_replaced(deployed):
             [answer] = [e async for e in client.send_message(user_message("again"))]
             assert answer.task.status.state == TaskState.TASK_STATE_COMPLETED
             assert part_texts(answer.task.status.message.parts) == "echo: again [staging]"
+    run(main())
+
+
+def test_a_handler_past_the_memory_limit_fails_its_task_and_the_worker_is_replaced(deployed):
+    server, key = deployed
+
+    async def main():
+        async with sdk_client(url_of(server, "pyagent"), key, streaming=False) as client:
+            [answer] = [e async for e in client.send_message(user_message("leak"))]
+            assert answer.task.status.state == TaskState.TASK_STATE_FAILED
+            text = part_texts(answer.task.status.message.parts)
+            assert text.startswith("MemoryError: the handler ran out of memory"), text
+            [answer] = [e async for e in client.send_message(user_message("after"))]
+            assert part_texts(answer.task.status.message.parts) == "echo: after [staging]"
+        async with sdk_client(url_of(server, "pyecho"), key, streaming=False) as client:
+            [answer] = [e async for e in client.send_message(user_message("fine"))]
+            assert part_texts(answer.task.status.message.parts) == "echo: fine"
     run(main())
 
 

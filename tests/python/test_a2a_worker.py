@@ -207,8 +207,17 @@ def test_a_plain_handler_past_its_deadline_fails_and_a_hung_one_ends_the_worker(
     assert line["statusUpdate"]["status"]["message"]["parts"][0]["text"] == \
         "the handler did not finish within 0.5 s (Agent.timeout)"
     assert worker.proc.poll() is None
-    # One that ignores it: the same answer, then the worker exits (75) after the grace period.
-    status, body = worker.call("POST", "/a2a/execute", execute_body("ignore", task="t-hung"))
-    assert "did not finish within 0.5 s" in body.decode()
+    # One that ignores it: the same answer at once; the response stays open while its thread runs,
+    # and the worker exits (75) after the grace period, before the response ends.
+    c = UnixHTTPConnection(worker.socket)
+    c.request("POST", "/a2a/execute", body=json.dumps(execute_body("ignore", task="t-hung")),
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    started = time.monotonic()
+    line = json.loads(r.readline())
+    assert "did not finish within 0.5 s" in line["statusUpdate"]["status"]["message"]["parts"][0]["text"]
+    assert time.monotonic() - started < 1.0
     assert worker.proc.wait(timeout=10) == 75
+    with pytest.raises(http.client.IncompleteRead):
+        r.read()
     assert "past its deadline and grace period" in worker.logs() and "t-hung" in worker.logs()

@@ -4,6 +4,7 @@
     "wait"        works for a minute; logs "handler cancelled: <task id>" when cancelled
     "boom"        raises RuntimeError
     "hang"        blocks its event loop (time.sleep) far past its deadline
+    "leak"        allocates memory until the environment's limit stops it
     "ask"         input-required; the answer completes the task with the turn count
     anything else a direct answer "echo: <text>" (a completed task on the pool)
 """
@@ -48,6 +49,11 @@ async def handle(ctx, message):
     elif text == "hang":
         yield ctx.status("working", "hanging")
         time.sleep(3600)
+    elif text == "leak":
+        yield ctx.status("working", "allocating")
+        hog = []
+        while True:
+            hog.append(bytearray(16 << 20))
     elif text == "ask":
         yield ctx.input_required("what is your name?")
     else:

@@ -192,7 +192,7 @@ class Context:
     """
 
     __slots__ = ("agent", "task_id", "context_id", "_sink", "_message", "_history", "_metadata", "_log",
-                 "_deadline", "_timed_out", "_cancel_flag", "_runtime", "_memory", "_tools", "_agents")
+                 "_deadline", "_timed_out", "_cancel_flag", "_runtime", "_memory", "_tools", "_agents", "failure")
 
     def __init__(self, agent: Agent, sink: Sink) -> None:
         self.agent = agent
@@ -212,6 +212,8 @@ class Context:
         self._memory: Any = None
         self._tools: Any = None
         self._agents: Any = None
+        #: The exception the handler raised, if it did (the pool worker exits after a MemoryError).
+        self.failure: Optional[BaseException] = None
 
     # ---- what the request says ----
 
@@ -402,6 +404,12 @@ class Context:
         if isinstance(exc, TunaCancelledError) and self.cancelled:
             if self._timed_out:
                 self._fail_timeout()
+            return
+        self.failure = exc
+        if isinstance(exc, MemoryError):
+            self.log.exception("handler ran out of memory", exc)
+            detail = f" ({exc})" if str(exc) else ""
+            self._publish_failure(f"MemoryError: the handler ran out of memory{detail}")
             return
         self.log.exception("handler raised", exc)
         self._publish_failure(f"{type(exc).__name__}: {exc}")

@@ -14,8 +14,13 @@ and a worker runs one agent, so an event loop is enough, it delivers the client 
 gateway closes the connection on CancelTask) to the handler as a cancellation, and it starts in
 milliseconds. Async handlers run on the loop; plain ones on a thread pool.
 
+Memory: a handler that raises MemoryError (the environment's memory limit is the worker's
+RLIMIT_DATA) fails its task with "MemoryError: the handler ran out of memory"; the worker then
+leaves that response unfinished (the driver replaces a worker whose call broke), stops listening,
+closes its idle connections and exits (code 76) once the other calls in flight are answered.
+
 Deadlines: a handler running past ``Agent.timeout`` is cancelled and the task fails ("did not
-finish within N s"). A handler that does not stop then (a plain function that ignores
+finish within N s"); the response stays open until a plain handler's thread returns. A handler that does not stop then (a plain function that ignores
 ``ctx.cancelled``, an async one that blocks the loop) makes the worker exit after a grace period
 (``TUNA_HANDLER_GRACE_SECONDS``, default 2): the pool replaces it, other agents are unaffected.
 """
@@ -39,6 +44,7 @@ from .types import Artifact, Message, Part
 from .wire import artifact_event, message_event, message_from_json, status_event
 
 _EXIT_HUNG = 75
+_EXIT_OUT_OF_MEMORY = 76
 _FINAL_STATES = {"completed", "failed", "canceled", "rejected", "input-required", "auth-required"}  # the exit code of a worker that gave up on a hung handler
 
 
@@ -49,6 +55,11 @@ class _State:
     # execution id -> (monotonic time after which the worker gives up on it, task id)
     hard_deadlines: Dict[int, Tuple[float, str]] = {}
     next_id = 0
+    # Draining (after a MemoryError): no new connections, idle ones closed, exit once no call runs.
+    server: Optional[asyncio.AbstractServer] = None
+    idle: "set[asyncio.StreamWriter]" = set()
+    inflight = 0
+    draining = 0  # the exit code once draining
 
 
 _state = _State()
@@ -179,13 +190,21 @@ def _response(status: int, obj: Any) -> bytes:
 
 async def _connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
-        while True:
-            request = await _read_request(reader)
-            if request is None:
+        while not _state.draining:
+            _state.idle.add(writer)
+            try:
+                request = await _read_request(reader)
+            finally:
+                _state.idle.discard(writer)
+            if request is None or _state.draining:
                 break
             if request.path == "/a2a/execute" and request.method == "POST":
-                if not await _execute(request, reader, writer):
-                    break
+                _state.inflight += 1
+                try:
+                    if not await _execute(request, reader, writer):
+                        break
+                finally:
+                    _state.inflight -= 1
                 continue
             writer.write(_route(request))
             await writer.drain()
@@ -193,6 +212,26 @@ async def _connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
         pass
     finally:
         writer.close()
+        _exit_if_drained()
+
+
+def _begin_drain(code: int) -> None:
+    """Stops taking calls: the listening socket closes (the driver's next connect is refused, so it
+    starts another worker and retries there), idle keep-alive connections close; the process exits
+    with `code` once the calls in flight are answered."""
+    if _state.draining:
+        return
+    _state.draining = code
+    if _state.server is not None:
+        _state.server.close()
+    for writer in list(_state.idle):
+        writer.close()
+
+
+def _exit_if_drained() -> None:
+    if _state.draining and _state.inflight == 0:
+        sys.stderr.flush()
+        os._exit(_state.draining)
 
 
 def _route(request: _Request) -> bytes:
@@ -313,7 +352,8 @@ async def _execute(request: _Request, reader: asyncio.StreamReader, writer: asyn
                 ctx._fail_timeout()  # the answer; later events of the handler are dropped
                 sink.cancel_flag = True
                 sink.closed = True
-                end()
+                # The response stays open until the thread returns: if it never does, the watchdog
+                # ends the worker before the driver could send it another call.
             timer = loop.call_later(agent.timeout, expire)
 
     def client_gone(f: "asyncio.Future[bytes]") -> None:
@@ -337,6 +377,15 @@ async def _execute(request: _Request, reader: asyncio.StreamReader, writer: asyn
             writer.write(b"%x\r\n%s\r\n" % (len(line), line))
             await writer.drain()
         sink.closed = True
+        if isinstance(ctx.failure, MemoryError):
+            # The process hit the environment's memory limit: its heap cannot be trusted any more.
+            # The failure is sent; stop taking calls and exit once the calls in flight are answered.
+            # This response is left unfinished: the driver must not reuse the connection (it would
+            # before our close reached it), and a broken call makes it replace the worker at once.
+            runtime_log.error("a handler ran out of memory; exiting so the pool replaces this worker",
+                              agent=agent.name, task_id=sink.task_id)
+            _begin_drain(_EXIT_OUT_OF_MEMORY)
+            return False
         writer.write(b"0\r\n\r\n")
         await writer.drain()
     except (ConnectionError, RuntimeError):
@@ -348,6 +397,7 @@ async def _execute(request: _Request, reader: asyncio.StreamReader, writer: asyn
     finally:
         if timer is not None:
             timer.cancel()
+
         if not watch.done():
             watch.cancel()
             try:
@@ -385,11 +435,11 @@ async def _serve(path: str) -> None:
     if os.path.exists(path):
         os.unlink(path)
     server = await asyncio.start_unix_server(_connection, path=path, limit=16 << 20, backlog=128)
+    _state.server = server
     threading.Thread(target=_watchdog, name="tuna-watchdog", daemon=True).start()
     runtime_log.info("worker listening", socket=path, worker=os.environ.get("TUNA_WORKER_ID"),
                      environment=os.environ.get("TUNA_ENVIRONMENT"))
-    async with server:
-        await server.serve_forever()
+    await asyncio.Event().wait()  # forever; _begin_drain may close the server, the process exits
 
 
 def main(socket_path: Optional[str] = None) -> None:
