@@ -374,9 +374,12 @@ async def _execute(request: _Request, reader: asyncio.StreamReader, writer: asyn
             line = await queue.get()
             if line is None:
                 break
+            if watch.done() or writer.is_closing():
+                continue  # the driver went away: let the (cancelled) handler finish, send nothing
             writer.write(b"%x\r\n%s\r\n" % (len(line), line))
             await writer.drain()
         sink.closed = True
+        gone = watch.done() or writer.is_closing()
         if isinstance(ctx.failure, MemoryError):
             # The process hit the environment's memory limit: its heap cannot be trusted any more.
             # The failure is sent; stop taking calls and exit once the calls in flight are answered.
@@ -385,6 +388,8 @@ async def _execute(request: _Request, reader: asyncio.StreamReader, writer: asyn
             runtime_log.error("a handler ran out of memory; exiting so the pool replaces this worker",
                               agent=agent.name, task_id=sink.task_id)
             _begin_drain(_EXIT_OUT_OF_MEMORY)
+            return False
+        if gone:
             return False
         writer.write(b"0\r\n\r\n")
         await writer.drain()
