@@ -10,8 +10,9 @@ On the pool: `git push` this directory (tuna.yaml) after creating ../environment
 """
 
 import asyncio
+from typing import AsyncIterator
 
-from tuna.a2a import Agent, Context, Message, Skill, TaskState
+from tuna.a2a import Agent, Context, Event, Message, Skill, TaskState
 
 agent = Agent(
     name="streaming",
@@ -25,7 +26,7 @@ agent = Agent(
 
 
 @agent.handler
-async def handle(ctx: Context, message: Message):
+async def handle(ctx: Context, message: Message) -> AsyncIterator[Event]:
     text = message.text.strip()
     if ctx.task_state == TaskState.INPUT_REQUIRED:  # the user answered our question
         yield ctx.complete(f"nice to meet you, {text}")

@@ -11,8 +11,7 @@ import asyncio
 import inspect
 import time
 from dataclasses import dataclass, field
-from typing import (Any, AsyncIterator, Awaitable, Callable, Dict, Iterator, List, Optional, Protocol,
-                    Union)
+from typing import (Any, AsyncIterator, Callable, Dict, Generator, List, Optional, Protocol, Union)
 
 from ..errors import CancelledError as TunaCancelledError
 from .log import Logger
@@ -46,6 +45,8 @@ class Sink(Protocol):
                metadata: Optional[Dict[str, Any]] = None) -> None: ...
     def artifact(self, artifact: Artifact, append: bool = False, last_chunk: bool = True) -> None: ...
     def reply(self, message: Union[Message, str]) -> None: ...
+    def finish(self) -> None:
+        """The handler is done (the C++ server's async executions wait for it)."""
 
 
 def _handler_kind(fn: Callable[..., Any]) -> str:
@@ -153,7 +154,10 @@ class Agent:
             async def main() -> None:
                 task = asyncio.ensure_future(run_async(ctx))
                 if cancel_after is not None:
-                    asyncio.get_running_loop().call_later(cancel_after, lambda: (sink.cancel(), task.cancel()))
+                    def cancel() -> None:
+                        sink.cancel()
+                        task.cancel()
+                    asyncio.get_running_loop().call_later(cancel_after, cancel)
                 await task
             asyncio.run(main())
         else:
@@ -437,7 +441,7 @@ def run_sync(ctx: Context) -> None:
         return
     try:
         if agent._kind == GENERATOR:
-            gen: Iterator[Any] = handler(ctx, ctx.message)
+            gen: Generator[Any, None, Any] = handler(ctx, ctx.message)
             try:
                 while True:
                     if ctx.cancelled:

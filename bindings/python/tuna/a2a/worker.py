@@ -103,6 +103,9 @@ class NdjsonSink:
     def cancelled(self) -> bool:
         return self.cancel_flag
 
+    def finish(self) -> None:
+        """Nothing to do: the response ends when the handler's runner is done."""
+
     def _push(self, event: Dict[str, Any]) -> None:
         if self.closed or self.final:
             if self.cancel_flag:
