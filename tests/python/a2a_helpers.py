@@ -115,3 +115,14 @@ def run_js_client(url: str, token: str, version: str) -> subprocess.CompletedPro
         pytest.skip("node and `npm ci --prefix tests/interop/a2a` (scripts/test.sh runs it)")
     return subprocess.run([node, str(INTEROP_JS / "gateway_client.mjs"), url, token, version], capture_output=True,
                           text=True, timeout=120)
+
+
+def assert_streamed_live(arrivals, started: float, delay: float) -> None:
+    """Chunks produced `delay` seconds apart were delivered as produced, not buffered to the end:
+    the first arrived before the last was even produced, and they spread over time. (Robust to
+    a loaded machine, where two chunks may still arrive together.)"""
+    n = len(arrivals)
+    assert n >= 3, arrivals
+    produced_last = started + n * delay
+    assert arrivals[0] < produced_last - delay / 2, f"the first chunk came with the last: {arrivals} from {started}"
+    assert arrivals[-1] - arrivals[0] >= (n - 1) * delay / 2, f"chunks arrived together: {arrivals}"

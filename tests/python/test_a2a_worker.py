@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from a2a_helpers import assert_streamed_live
 from conftest import wait_for
 
 AGENT = '''
@@ -140,6 +141,7 @@ def test_execute_streams_ndjson_as_yielded(worker):
     c = UnixHTTPConnection(worker.socket)
     c.request("POST", "/a2a/execute", body=json.dumps(execute_body("chunks")), headers={"Content-Type": "application/json"})
     r = c.getresponse()
+    started = time.monotonic()
     assert r.status == 200 and r.getheader("Content-Type") == "application/x-ndjson"
     assert r.getheader("Transfer-Encoding") == "chunked"
     arrivals = []
@@ -154,8 +156,7 @@ def test_execute_streams_ndjson_as_yielded(worker):
         "role": "ROLE_AGENT", "parts": [{"text": "go"}]}}}}
     assert arrivals[3][1]["artifactUpdate"] == {"artifact": {"artifactId": "a", "name": "a", "parts": [{"text": "2"}]},
                                                 "append": True, "lastChunk": True}
-    times = [t for t, _ in arrivals[1:4]]
-    assert all(b - a > 0.2 for a, b in zip(times, times[1:])), "lines were not flushed as yielded"
+    assert_streamed_live([t for t, _ in arrivals[1:4]], started, 0.3)  # lines flushed as yielded
     # Keep-alive: the same connection serves the next call; a reply completes the task.
     c.request("POST", "/a2a/execute", body=json.dumps(execute_body("hi")), headers={"Content-Type": "application/json"})
     lines = c.getresponse().read().decode().splitlines()
