@@ -249,25 +249,43 @@ def test_a_handler_past_the_memory_limit_fails_its_task_and_the_worker_is_replac
     run(main())
 
 
-def test_the_streaming_example_deploys_with_git_push(deployed, tmp_path):
-    server, key = deployed
+def git_push_example(server, example: str, name: str, tmp_path: Path) -> None:
+    """Pushes examples/python/EXAMPLE as the repository NAME of the server and waits for staging."""
     env = server.env()
     env.update(TUNA_SERVER=server.url, TUNA_TOKEN=server.token)
-    created = subprocess.run([str(tuna_binary()), "repo", "create", "py-streaming"], env=env, capture_output=True,
+    created = subprocess.run([str(tuna_binary()), "repo", "create", name], env=env, capture_output=True,
                              text=True, timeout=60)
     assert created.returncode == 0, created.stdout + created.stderr
-    repo = tmp_path / "streaming"
-    shutil.copytree(REPO / "examples" / "python" / "streaming", repo)
+    repo = tmp_path / example
+    shutil.copytree(REPO / "examples" / "python" / example, repo)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"]
-    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "streaming agent"]):
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", f"{example} agent"]):
         subprocess.run(git + args, cwd=repo, check=True, env=env, timeout=60)
-    remote = server.url.replace("http://", f"http://tuna:{server.token}@") + "/git/default/py-streaming.git"
+    remote = server.url.replace("http://", f"http://tuna:{server.token}@") + f"/git/default/{name}.git"
     pushed = subprocess.run(git + ["push", remote, "main"], cwd=repo, env=env, capture_output=True, text=True,
                             timeout=300)
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
     client = tuna.Client(server.url, server.token)
-    wait_for(lambda: client.get("agentdeployment", "py-streaming").get("status", {}).get("phase") == "StagingDeployed",
+    wait_for(lambda: client.get("agentdeployment", name).get("status", {}).get("phase") == "StagingDeployed",
              timeout=120, interval=0.2)
+
+
+def test_the_echo_example_deploys_with_git_push(deployed, tmp_path):
+    server, key = deployed
+    git_push_example(server, "echo", "py-echo", tmp_path)  # the name its tuna.yaml gives
+
+    async def main():
+        card = await fetch_card(url_of(server, "py-echo"), key)
+        assert card.name == "Echo (Python)"
+        async with sdk_client(url_of(server, "py-echo"), key, streaming=False) as client:
+            [answer] = [e async for e in client.send_message(user_message("pushed"))]
+            assert part_texts(answer.task.status.message.parts) == "echo: pushed"
+    run(main())
+
+
+def test_the_streaming_example_deploys_with_git_push(deployed, tmp_path):
+    server, key = deployed
+    git_push_example(server, "streaming", "py-streaming", tmp_path)
 
     async def main():
         url = url_of(server, "py-streaming")

@@ -231,6 +231,13 @@ def _begin_drain(code: int) -> None:
         writer.close()
 
 
+def _out_of_memory(agent: Agent, sink: "NdjsonSink") -> None:
+    if not _state.draining:
+        runtime_log.error("a handler ran out of memory; exiting so the pool replaces this worker",
+                          agent=agent.name, task_id=sink.task_id)
+    _begin_drain(_EXIT_OUT_OF_MEMORY)
+
+
 def _exit_if_drained() -> None:
     if _state.draining and _state.inflight == 0:
         sys.stderr.flush()
@@ -379,18 +386,21 @@ async def _execute(request: _Request, reader: asyncio.StreamReader, writer: asyn
                 break
             if watch.done() or writer.is_closing():
                 continue  # the driver went away: let the (cancelled) handler finish, send nothing
+            if isinstance(ctx.failure, MemoryError) and not _state.draining:
+                # Stop taking calls before the failure goes out: a call the client sends once it
+                # learns of the failure must find this worker gone, not half-way through exiting.
+                _out_of_memory(agent, sink)
+                await asyncio.sleep(0)  # the idle connections' closes happen first
             writer.write(b"%x\r\n%s\r\n" % (len(line), line))
             await writer.drain()
         sink.closed = True
         gone = watch.done() or writer.is_closing()
         if isinstance(ctx.failure, MemoryError):
             # The process hit the environment's memory limit: its heap cannot be trusted any more.
-            # The failure is sent; stop taking calls and exit once the calls in flight are answered.
-            # This response is left unfinished: the driver must not reuse the connection (it would
+            # The failure is sent; the worker exits once the calls in flight are answered. This
+            # response is left unfinished: the driver must not reuse the connection (it would
             # before our close reached it), and a broken call makes it replace the worker at once.
-            runtime_log.error("a handler ran out of memory; exiting so the pool replaces this worker",
-                              agent=agent.name, task_id=sink.task_id)
-            _begin_drain(_EXIT_OUT_OF_MEMORY)
+            _out_of_memory(agent, sink)
             return False
         if gone:
             return False
