@@ -199,17 +199,24 @@ def test_closing_the_connection_sets_ctx_cancelled_for_a_plain_handler(worker):
     wait_for(lambda: "plain saw cancelled t-plain" in worker.logs(), timeout=10)
 
 
-def test_a_plain_handler_past_its_deadline_fails_and_a_hung_one_ends_the_worker(worker):
+def test_a_plain_handler_past_its_deadline_fails_and_the_worker_is_replaced(worker):
     worker.specialize("test_worker_agent:plain")
-    # It stops when its deadline (0.5 s) sets ctx.cancelled: the task fails with the timeout.
-    status, body = worker.call("POST", "/a2a/execute", execute_body("loop"))
-    [line] = [json.loads(l) for l in body.decode().splitlines()]
+    # It stops when its deadline (0.5 s) sets ctx.cancelled: the task fails with the timeout, and
+    # the worker, which stopped taking calls at the deadline, exits once the thread has returned.
+    c = UnixHTTPConnection(worker.socket)
+    c.request("POST", "/a2a/execute", body=json.dumps(execute_body("loop")), headers={"Content-Type": "application/json"})
+    line = json.loads(c.getresponse().readline())
     assert line["statusUpdate"]["status"]["state"] == "TASK_STATE_FAILED"
     assert line["statusUpdate"]["status"]["message"]["parts"][0]["text"] == \
         "the handler did not finish within 0.5 s (Agent.timeout)"
-    assert worker.proc.poll() is None
-    # One that ignores it: the same answer at once; the response stays open while its thread runs,
-    # and the worker exits (75) after the grace period, before the response ends.
+    assert worker.proc.wait(timeout=10) == 75
+
+
+def test_a_hung_plain_handler_ends_the_worker_after_the_grace_period(worker):
+    worker.specialize("test_worker_agent:plain")
+    # One that ignores ctx.cancelled: the same answer at once; the response stays open while its
+    # thread runs, new connections are refused, and the watchdog ends the worker (75) after the
+    # grace period (1 s here).
     c = UnixHTTPConnection(worker.socket)
     c.request("POST", "/a2a/execute", body=json.dumps(execute_body("ignore", task="t-hung")),
               headers={"Content-Type": "application/json"})
@@ -218,6 +225,8 @@ def test_a_plain_handler_past_its_deadline_fails_and_a_hung_one_ends_the_worker(
     line = json.loads(r.readline())
     assert "did not finish within 0.5 s" in line["statusUpdate"]["status"]["message"]["parts"][0]["text"]
     assert time.monotonic() - started < 1.0
+    with pytest.raises(ConnectionRefusedError):
+        worker.call("GET", "/_tuna/healthz")
     assert worker.proc.wait(timeout=10) == 75
     with pytest.raises(http.client.IncompleteRead):
         r.read()

@@ -404,6 +404,13 @@ class Context:
         else:
             self._emit(value)
 
+    def _finish(self, value: Any) -> None:
+        """The handler returned `value`; past its deadline that is still a timeout."""
+        if self._timed_out:
+            self._fail_timeout()
+        else:
+            self._emit_final(value)
+
     def _fail(self, exc: BaseException) -> None:
         if isinstance(exc, TunaCancelledError) and self.cancelled:
             if self._timed_out:
@@ -454,9 +461,9 @@ def run_sync(ctx: Context) -> None:
                     item = next(gen)
                     ctx._emit(item)
             except StopIteration as stop:
-                ctx._emit_final(stop.value)
+                ctx._finish(stop.value)
         else:
-            ctx._emit_final(handler(ctx, ctx.message))
+            ctx._finish(handler(ctx, ctx.message))
     except Exception as e:
         ctx._fail(e)
 
@@ -487,7 +494,7 @@ async def run_async(ctx: Context) -> None:
             finally:
                 await agen.aclose()  # type: ignore[attr-defined]
         elif agent._kind == ASYNC:
-            ctx._emit_final(await handler(ctx, ctx.message))
+            ctx._finish(await handler(ctx, ctx.message))
         else:  # a sync handler on a loop: run it in a thread
             await asyncio.get_running_loop().run_in_executor(None, run_sync, ctx)
     except asyncio.CancelledError:

@@ -20,7 +20,8 @@ leaves that response unfinished (the driver replaces a worker whose call broke),
 closes its idle connections and exits (code 76) once the other calls in flight are answered.
 
 Deadlines: a handler running past ``Agent.timeout`` is cancelled and the task fails ("did not
-finish within N s"); the response stays open until a plain handler's thread returns. A handler that does not stop then (a plain function that ignores
+finish within N s"). A plain handler cannot be interrupted: the worker stops taking calls and
+exits when its thread returns (code 75). A handler that does not stop then (a plain function that ignores
 ``ctx.cancelled``, an async one that blocks the loop) makes the worker exit after a grace period
 (``TUNA_HANDLER_GRACE_SECONDS``, default 2): the pool replaces it, other agents are unaffected.
 """
@@ -359,11 +360,16 @@ async def _execute(request: _Request, reader: asyncio.StreamReader, writer: asyn
                 if thread_done.done():
                     return
                 ctx._timed_out = True
+                # This worker is replaced: it stops taking calls (the driver retries them on a
+                # fresh worker) before the failure goes out, and exits when the thread returns or,
+                # at the end of the grace period, through the watchdog. The response stays open
+                # until then, so the driver never reuses this connection.
+                runtime_log.error("a plain handler ran past its deadline; this worker stops taking calls",
+                                  agent=agent.name, task_id=sink.task_id, timeout_s=agent.timeout)
+                _begin_drain(_EXIT_HUNG)
                 ctx._fail_timeout()  # the answer; later events of the handler are dropped
                 sink.cancel_flag = True
                 sink.closed = True
-                # The response stays open until the thread returns: if it never does, the watchdog
-                # ends the worker before the driver could send it another call.
             timer = loop.call_later(agent.timeout, expire)
 
     def client_gone(f: "asyncio.Future[bytes]") -> None:
@@ -404,6 +410,8 @@ async def _execute(request: _Request, reader: asyncio.StreamReader, writer: asyn
             return False
         if gone:
             return False
+        if ctx._timed_out and not agent.is_async and _state.draining:
+            return False  # unfinished: the driver replaces the worker and never reuses the connection
         writer.write(b"0\r\n\r\n")
         await writer.drain()
     except (ConnectionError, RuntimeError):
