@@ -235,30 +235,38 @@ struct Call {
     });
   }
 
-  py::object MessagePy() {
+  // The request's data is copied under `mu` and converted after: Python code never runs while
+  // `mu` is held (another thread holding the GIL may be waiting for `mu`).
+  template <class T, class F>
+  T CopyUnderLock(F&& f) {
     std::lock_guard<std::mutex> lock(mu);
     if (ctx == nullptr) throw py::value_error("the handler of task " + task_id + " has returned");
-    return MessageToPy(ctx->message);
+    return f(*ctx);
+  }
+
+  py::object MessagePy() {
+    auto m = CopyUnderLock<a2a::Message>([](const a2a::RequestContext& c) { return c.message; });
+    return MessageToPy(m);
   }
 
   py::list HistoryPy() {
-    std::lock_guard<std::mutex> lock(mu);
-    if (ctx == nullptr) throw py::value_error("the handler of task " + task_id + " has returned");
-    py::list out(ctx->history.size());
-    for (std::size_t i = 0; i < ctx->history.size(); ++i) out[i] = MessageToPy(ctx->history[i]);
+    auto h = CopyUnderLock<std::vector<a2a::Message>>([](const a2a::RequestContext& c) { return c.history; });
+    py::list out(h.size());
+    for (std::size_t i = 0; i < h.size(); ++i) out[i] = MessageToPy(h[i]);
     return out;
   }
 
   py::object MetadataPy() {
-    std::lock_guard<std::mutex> lock(mu);
-    if (ctx == nullptr) return py::dict();
-    return ObjectToPy(ctx->metadata);
+    auto m = CopyUnderLock<json::object>([](const a2a::RequestContext& c) { return c.metadata; });
+    return ObjectToPy(m);
   }
 
   py::object TaskStatePy() {
-    std::lock_guard<std::mutex> lock(mu);
-    if (ctx == nullptr || !ctx->task) return py::none();
-    return py::str(std::string(a2a::TaskStateName(ctx->task->status.state, a2a::Version::kV0_3)));
+    auto state = CopyUnderLock<std::optional<a2a::TaskState>>([](const a2a::RequestContext& c) {
+      return c.task ? std::optional<a2a::TaskState>(c.task->status.state) : std::nullopt;
+    });
+    if (!state) return py::none();
+    return py::str(std::string(a2a::TaskStateName(*state, a2a::Version::kV0_3)));
   }
 
   void Finish() {
