@@ -1,6 +1,6 @@
 // Pool driver benchmarks (PERFORMANCE.md rows "cold start", "scale from zero", "warm request").
 //
-//   pool_bench [--iterations N] [--requests N] [--out FILE]
+//   pool_bench [--iterations N] [--requests N] [--runtime basic|a2a] [--out FILE]
 //
 // Measures, in one run on this machine:
 //   cold_start_warm_pool   Deploy of a new revision (new artifact) + its first request, with a warm
@@ -11,7 +11,10 @@
 //   baselines              the same request straight to the worker's socket (no driver), and a bare
 //                          interpreter start (fork/exec/exit) of the same Python
 // Reports median / p90 / p99 in milliseconds as JSON (default benchmarks/results/pool.json) and a
-// markdown table on stdout. The test workload is runtimes/python/worker.py + tests/workloads/echo_app.py.
+// markdown table on stdout. The workload (--runtime): basic = runtimes/python/worker.py +
+// tests/workloads/echo_app.py (GET /); a2a = `python -m tuna.a2a worker` (the Python package must be
+// installed in python3) + benchmarks/agents/echo_agent.py, called with the agent handler protocol
+// (POST /a2a/execute). Default results file: benchmarks/results/pool[_a2a].json.
 #include <stdio.h>
 #include <unistd.h>
 
@@ -48,6 +51,10 @@ std::string RealPython() {
   while (!out.empty() && out.back() == '\n') out.pop_back();
   return out.empty() ? "/usr/bin/python3" : out;
 }
+
+// "basic" or "a2a" (--runtime).
+std::string g_runtime = "basic";
+bool A2a() { return g_runtime == "a2a"; }
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
@@ -97,8 +104,10 @@ class Bench {
   tuna::Digest Artifact(int version) {
     fs::path src = dir_ / ("src" + std::to_string(version));
     fs::create_directories(src);
-    fs::copy_file(kSourceDir / "tests/workloads/echo_app.py", src / "echo_app.py", fs::copy_options::overwrite_existing);
-    std::ofstream(src / "echo_app.py", std::ios::app) << "\nVERSION = \"v" << version << "\"\n";
+    const std::string module = A2a() ? "echo_agent.py" : "echo_app.py";
+    fs::copy_file(kSourceDir / (A2a() ? "benchmarks/agents/" : "tests/workloads/") / module, src / module,
+                  fs::copy_options::overwrite_existing);
+    std::ofstream(src / module, std::ios::app) << "\nVERSION = \"v" << version << "\"\n";
     fs::path file = dir_ / ("src" + std::to_string(version) + ".tar.gz");
     if (auto s = tuna::artifacts::CreateTarGz(src, file); !s.ok()) Die("archive", s);
     auto digest = store_->Put(file);
@@ -109,7 +118,8 @@ class Bench {
   tuna::EnvironmentSpec Environment(int pool_size) {
     tuna::EnvironmentSpec env;
     env.name = "python-bench";
-    env.run_command = RealPython() + " " + (kSourceDir / "runtimes/python/worker.py").string();
+    env.run_command = A2a() ? RealPython() + " -m tuna.a2a worker"
+                            : RealPython() + " " + (kSourceDir / "runtimes/python/worker.py").string();
     env.pool_size = pool_size;
     env.env = {{"PYTHONDONTWRITEBYTECODE", "1"}};
     return env;
@@ -120,7 +130,7 @@ class Bench {
     request.id = id;
     request.artifact = artifact;
     request.environment = Environment(pool_size);
-    request.entrypoint = "echo_app.py:handle";
+    request.entrypoint = A2a() ? "echo_agent:agent" : "echo_app.py:handle";
     return request;
   }
 
@@ -130,11 +140,19 @@ class Bench {
   tuna::DriverPtr driver_;
 };
 
+// The request every measurement sends: GET / (basic), or one echo task (a2a).
 tuna::InvokeRequest Get() {
   tuna::InvokeRequest request;
   request.method = "GET";
   request.path = "/";
   request.timeout = 30s;
+  if (A2a()) {
+    request.method = "POST";
+    request.path = "/a2a/execute";
+    request.headers = {{"Content-Type", "application/json"}};
+    request.body = R"({"taskId":"t-1","contextId":"c-1","history":[],)"
+                   R"("message":{"role":"ROLE_USER","messageId":"m-1","parts":[{"text":"hello"}]}})";
+  }
   return request;
 }
 
@@ -215,7 +233,15 @@ int main(int argc, char** argv) {
     if (flag == "--iterations") iterations = std::atoi(argv[i + 1]);
     if (flag == "--requests") requests = std::atoi(argv[i + 1]);
     if (flag == "--out") out = argv[i + 1];
+    if (flag == "--runtime") g_runtime = argv[i + 1];
   }
+  if (g_runtime != "basic" && g_runtime != "a2a") {
+    std::cerr << "--runtime must be basic or a2a\n";
+    return 2;
+  }
+  bool out_given = false;
+  for (int i = 1; i < argc; ++i) out_given = out_given || std::string(argv[i]) == "--out";
+  if (A2a() && !out_given) out = kSourceDir / "benchmarks/results/pool_a2a.json";
   char pattern[] = "/tmp/tuna_pool_bench_XXXXXX";
   if (::mkdtemp(pattern) == nullptr) return 1;
   fs::path dir = pattern;
@@ -270,7 +296,7 @@ int main(int argc, char** argv) {
   fs::remove_all(dir, ec);
 
   std::ostringstream json;
-  json << "{\n  \"machine\": {\"nproc\": " << std::thread::hardware_concurrency() << ", \"bubblewrap\": "
+  json << "{\n  \"runtime\": \"" << g_runtime << "\",\n  \"machine\": {\"nproc\": " << std::thread::hardware_concurrency() << ", \"bubblewrap\": "
        << (bwrap ? "true" : "false") << ", \"python\": \"" << RealPython() << "\"},\n";
   json << "  \"results\": {\n";
   std::size_t k = 0;

@@ -1,5 +1,6 @@
 // ValidateObject: the checks one object passes on its own (schema, names, enums, ranges, URLs).
 
+#include <map>
 #include <set>
 
 #include "admission/rules.hpp"
@@ -340,12 +341,18 @@ Status Check(const HTTPToolDeployment& t) {
 Status Check(const AgentResourceBinding& b) {
   const auto& s = b.spec;
   TUNA_RETURN_IF_ERROR(CheckName(s.agent_name, "spec.agentName"));
-  std::set<std::pair<ToolKind, std::string>> tools;
+  // The gateway names a bound tool "<name>__<tool>": names must be unique across kinds too.
+  std::map<std::string, ToolKind> tools;
   for (std::size_t i = 0; i < s.tools.size(); ++i) {
     std::string p = JoinIndex("spec.tools", i);
     TUNA_RETURN_IF_ERROR(CheckName(s.tools[i].name, p + ".name"));
-    if (!tools.insert({s.tools[i].kind, s.tools[i].name}).second) {
-      return Fail(p, "duplicate tool " + std::string(ToString(s.tools[i].kind)) + " \"" + s.tools[i].name + "\"");
+    if (auto [it, added] = tools.emplace(s.tools[i].name, s.tools[i].kind); !added) {
+      if (it->second == s.tools[i].kind) {
+        return Fail(p, "duplicate tool " + std::string(ToString(s.tools[i].kind)) + " \"" + s.tools[i].name + "\"");
+      }
+      return Fail(p + ".name", "\"" + s.tools[i].name + "\" is already bound as a " + std::string(ToString(it->second)) +
+                                   ": the agent's tools are named \"<name>__<tool>\", so two bindings of one name would "
+                                   "collide; bind one of them under another name");
     }
     for (std::size_t j = 0; j < s.tools[i].allow.size(); ++j) {
       TUNA_RETURN_IF_ERROR(CheckNotEmpty(s.tools[i].allow[j], JoinIndex(p + ".allow", j)));

@@ -46,7 +46,9 @@ const std::vector<Command>& Commands() {
         {"allowed-host", 0, true, "NAME", "a Host name the gateway accepts besides localhost (repeatable; * any)"},
         {"allowed-origin", 0, true, "URL", "a browser Origin the gateway accepts besides localhost (repeatable; * any)"},
         {"public-url", 0, true, "URL", "the URL clients reach this server under, written into agent cards"},
-        {"rate-limit", 0, true, "N", "gateway requests per second for API keys without a limit of their own"}},
+        {"rate-limit", 0, true, "N", "gateway requests per second for API keys without a limit of their own"},
+        {"io-threads", 0, true, "N", "threads serving connections (default 2; 1 on a single core)"},
+        {"worker-threads", 0, true, "N", "threads running handlers that may block (default 4)"}},
        false, &RunServer},
       {"apply", "Create or update objects from manifests", "tuna apply -f FILE|DIR|- [-n NS] [--dry-run]",
        "Each document is created, or updated when it exists (printed as created, configured or\n"

@@ -38,6 +38,16 @@ int RunServer(CommandContext& ctx) {
     }
     options.gateway_default_rate_limit.per_second = n;
   }
+  for (auto [flag, field] : {std::pair{"io-threads", &options.io_threads}, std::pair{"worker-threads", &options.worker_threads}}) {
+    if (!ctx.args.Has(flag)) continue;
+    std::string text = ctx.args.Value(flag);
+    char* end = nullptr;
+    long n = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || end == nullptr || *end != '\0' || n < 1 || n > 256) {
+      return ctx.UsageError(std::string("--") + flag + " takes a number of threads from 1 to 256, got \"" + text + "\"");
+    }
+    *field = static_cast<std::size_t>(n);
+  }
   if (ctx.args.Has("artifacts")) {
     std::string where = ctx.args.Value("artifacts");
     if (where.rfind("s3://", 0) != 0 || where.size() <= 5) {

@@ -821,8 +821,26 @@ class WorkloadControllersImpl final : public WorkloadControllers {
       TUNA_ASSIGN_OR_RETURN(req.environment, ToEnvironmentSpec(*env, ctx_));
     }
     P::FillDeploy(dep, target, req);
+    std::optional<AgentRevision> agent;
+    if constexpr (P::kWorkload == WorkloadKind::kAgent) {
+      // Who the workers are, set after the deployment's own env so it cannot pretend otherwise,
+      // and their credentials for calling the gateway (issued per revision, revoked on undeploy).
+      agent = AgentRevision{dep.metadata.namespace_, dep.metadata.name, std::string(ToString(target)), revision};
+      req.env["TUNA_NAMESPACE"] = agent->namespace_;
+      req.env["TUNA_AGENT"] = agent->name;
+      req.env["TUNA_STAGE"] = agent->stage;
+      req.env["TUNA_REVISION"] = agent->revision;
+      if (ctx_.issue_agent_credentials) {
+        auto credentials = ctx_.issue_agent_credentials(*agent);
+        if (!credentials.ok()) return credentials.status().WithContext("issue the credentials of " + id);
+        for (const auto& [k, v] : *credentials) req.env[k] = v;
+      }
+    }
     auto placed = driver->Deploy(req);
-    if (!placed.ok()) return placed.status().WithContext("deploy " + id);
+    if (!placed.ok()) {
+      if (agent && ctx_.revoke_agent_credentials) ctx_.revoke_agent_credentials(*agent);
+      return placed.status().WithContext("deploy " + id);
+    }
     Track({std::string(P::kDeploymentKind), dep.metadata.namespace_, dep.metadata.name}, id);
     return Status::Ok();
   }
@@ -833,9 +851,16 @@ class WorkloadControllersImpl final : public WorkloadControllers {
       std::lock_guard lock(mu_);
       deployed_[key].erase(id);
     }
+    RevokeCredentials(key, std::string(ToString(target)), revision);
     auto d = driver->FindDeployment(id);
     if (!d.ok()) return Status::Ok();
     return (*d)->Undeploy();
+  }
+
+  // Revokes an agent revision's credentials (MCP servers have none).
+  void RevokeCredentials(const ObjectKey& key, const std::string& stage, const std::string& revision) {
+    if (key.kind != "AgentDeployment" || !ctx_.revoke_agent_credentials) return;
+    ctx_.revoke_agent_credentials(AgentRevision{key.namespace_, key.name, stage, revision});
   }
 
   void Track(const ObjectKey& key, const std::string& id) {
@@ -859,6 +884,14 @@ class WorkloadControllersImpl final : public WorkloadControllers {
         auto d = driver->FindDeployment(id);
         if (d.ok()) (void)(*d)->Undeploy();
       }
+    }
+    // ids are DeploymentJobId()s: "<ns>/<name>/<stage>/<revision>".
+    const std::string prefix = key.namespace_ + "/" + key.name + "/";
+    for (const auto& id : ids) {
+      if (id.rfind(prefix, 0) != 0) continue;
+      std::string rest = id.substr(prefix.size());
+      auto slash = rest.find('/');
+      if (slash != std::string::npos) RevokeCredentials(key, rest.substr(0, slash), rest.substr(slash + 1));
     }
     spdlog::info("{}: deleted; undeployed {} revision(s)", ToString(key), ids.size());
   }

@@ -2,6 +2,8 @@
 // Private: the controllers of the build/deploy pipeline (AgentBuild, AgentDeployment and their MCP
 // twins) and the glue they share. tuna::Server owns one WorkloadControllers.
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -15,6 +17,14 @@
 
 namespace tuna::controllers {
 
+/// One revision of one stage of an AgentDeployment.
+struct AgentRevision {
+  std::string namespace_;
+  std::string name;      // the AgentDeployment
+  std::string stage;     // "staging" | "production"
+  std::string revision;  // the commit, or "src-<hash>"
+};
+
 struct ControllerContext {
   Store* store = nullptr;             // not owned
   DriverRegistry* drivers = nullptr;  // not owned
@@ -27,6 +37,14 @@ struct ControllerContext {
   /// "<python> <runtimes_dir>/python/worker.py". Empty: no default.
   std::string python;
   std::string runtimes_dir;
+  /// Issues the credentials of an agent revision the controllers are about to place, as extra
+  /// environment variables of its workers (tuna::Server: TUNA_GATEWAY_URL and TUNA_API_KEY, an
+  /// invoke key of the namespace). Its workers always get TUNA_NAMESPACE, TUNA_AGENT, TUNA_STAGE
+  /// and TUNA_REVISION. Null: no credentials.
+  std::function<Result<std::map<std::string, std::string>>(const AgentRevision& revision)> issue_agent_credentials;
+  /// Revokes what issue_agent_credentials issued, when the revision is undeployed (or its
+  /// placement failed). Null: nothing to revoke.
+  std::function<void(const AgentRevision& revision)> revoke_agent_credentials;
 };
 
 /// Runs the AgentBuild, AgentDeployment, MCPServerBuild and MCPServerDeployment controllers.

@@ -16,6 +16,16 @@ namespace json = boost::json;
 constexpr std::size_t kMaxEventLine = 8 << 20;
 constexpr std::size_t kDiagnosticBytes = 2048;
 
+// "2 s", "1.5 s", "10 min".
+std::string FormatDuration(std::chrono::milliseconds d) {
+  auto ms = d.count();
+  if (ms % 60000 == 0 && ms >= 60000) return std::to_string(ms / 60000) + " min";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + " s";
+  std::string s = std::to_string(ms / 1000) + "." + std::to_string(ms % 1000 + 1000).substr(1);
+  while (s.back() == '0') s.pop_back();
+  return s + " s";
+}
+
 // Calls the deployed agent for each message (the agent handler protocol) and turns the lines it
 // streams back into task events.
 class RemoteAgentExecutor final : public a2a::AgentExecutor {
@@ -82,6 +92,11 @@ class RemoteAgentExecutor final : public a2a::AgentExecutor {
     if (ctx.cancelled()) return Status::Ok();  // the server records the cancellation
     if (!event_error.ok()) {
       return Status(event_error.code(), "agent " + target_.name + " sent an invalid event: " + event_error.message());
+    }
+    if (!answered.ok() && answered.status().code() == StatusCode::kDeadlineExceeded) {
+      // Say which limit ended the call, not only where the driver was when it did.
+      return DeadlineExceeded("agent " + target_.name + " did not finish within " + FormatDuration(options_.call_timeout) +
+                              " (the agent call timeout): " + answered.status().message());
     }
     if (!answered.ok()) return answered.status();
     if (answered->status < 200 || answered->status >= 300) {

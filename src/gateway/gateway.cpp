@@ -123,6 +123,8 @@ struct Gateway::Impl {
   metrics::CounterFamily* requests = nullptr;
   metrics::CounterFamily* refusals = nullptr;
 
+  void Count(const Target& target, int status);
+
   net::HttpResponse Refuse(int http, int code, std::string_view reason, std::string_view message, const net::HttpRequest& req,
                            const std::string& route) {
     if (refusals != nullptr) refusals->WithLabels({reason}).Inc();
@@ -155,6 +157,78 @@ net::HttpResponse Gateway::Refusal(int http_status, int jsonrpc_code, std::strin
   return r;
 }
 
+// The checks every gateway request passes, in order; the refusal, or who is calling.
+struct Admission {
+  std::optional<net::HttpResponse> refusal;
+  auth::Principal principal;
+  EndpointHandler* handler = nullptr;
+};
+
+namespace {
+
+std::string_view ProtocolLabel(const Target& t) {
+  return t.protocol == Target::Protocol::kA2a ? "a2a" : t.protocol == Target::Protocol::kMcp ? "mcp" : "memory";
+}
+
+std::string_view KindLabel(const Target& t) {
+  static constexpr std::string_view kKinds[] = {"agent", "server", "tool", "federated"};
+  return kKinds[static_cast<int>(t.kind)];
+}
+
+}  // namespace
+
+void Gateway::Impl::Count(const Target& target, int status) {
+  if (requests != nullptr) requests->WithLabels({ProtocolLabel(target), KindLabel(target), std::to_string(status)}).Inc();
+}
+
+static Admission Admit(Gateway::Impl& im, net::HttpRequest& req, const Target& target) {
+  Admission a;
+  // Host and Origin first: a browser on another site never gets as far as the key check.
+  std::string_view host = req.Header("Host");
+  if (!net::HostAllowed(host, im.options.allowed_hosts)) {
+    a.refusal = im.Refuse(403, kServerError, "host", "forbidden: host not allowed: " + std::string(host.substr(0, 200)), req, target.route);
+    return a;
+  }
+  std::string_view origin = req.Header("Origin");
+  if (!origin.empty() && !net::OriginAllowed(origin, im.options.allowed_origins)) {
+    a.refusal = im.Refuse(403, kServerError, "origin", "forbidden: origin not allowed: " + std::string(origin.substr(0, 200)), req,
+                          target.route);
+    return a;
+  }
+  auto token = auth::BearerToken(req.Header("Authorization"));
+  Result<auth::Principal> principal = token.ok() ? im.options.keys->Authenticate(*token) : Result<auth::Principal>(token.status());
+  if (!principal.ok()) {
+    a.refusal = im.Refuse(401, kServerError, "unauthenticated", principal.status().message(), req, target.route);
+    a.refusal->headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tuna\"");
+    return a;
+  }
+  if (Status allowed = principal->Check(target.namespace_, auth::Scope::kInvoke); !allowed.ok()) {
+    a.refusal = im.Refuse(403, kServerError, "forbidden", allowed.message(), req, target.route);
+    return a;
+  }
+  const auth::RateLimit& limit = principal->rate_limit.per_second > 0 ? principal->rate_limit : im.options.default_rate_limit;
+  if (limit.per_second > 0) {
+    auto wait = im.limiter.Acquire(principal->key_id, limit);
+    if (wait.count() > 0) {
+      a.refusal = im.Refuse(429, kServerError, "rate_limited",
+                            "rate limit of API key \"" + principal->name + "\" exceeded (" + std::to_string(limit.per_second) +
+                                " requests per second); retry later",
+                            req, target.route);
+      a.refusal->headers.emplace_back("Retry-After", std::to_string(std::max<long long>(1, (wait.count() + 999) / 1000)));
+      return a;
+    }
+  }
+  a.handler = target.protocol == Target::Protocol::kA2a   ? im.options.a2a
+              : target.protocol == Target::Protocol::kMcp ? im.options.mcp
+                                                          : im.options.memory;
+  if (a.handler == nullptr) {
+    a.refusal = im.Refuse(501, kServerError, "unavailable", "this server does not serve this protocol", req, target.route);
+    return a;
+  }
+  a.principal = std::move(*principal);
+  return a;
+}
+
 std::optional<net::HttpResponse> Gateway::Handle(net::HttpRequest& req) {
   auto parsed = ParseTarget(req.segments);
   if (!parsed) return std::nullopt;
@@ -164,60 +238,63 @@ std::optional<net::HttpResponse> Gateway::Handle(net::HttpRequest& req) {
     return im.Refuse(st.code() == StatusCode::kNotFound ? 404 : 400, kInvalidRequest, "route", st.message(), req, "/gateway/other");
   }
   Target& target = **parsed;
-  // Host and Origin first: a browser on another site never gets as far as the key check.
-  std::string_view host = req.Header("Host");
-  if (!net::HostAllowed(host, im.options.allowed_hosts)) {
-    return im.Refuse(403, kServerError, "host", "forbidden: host not allowed: " + std::string(host.substr(0, 200)), req, target.route);
-  }
-  std::string_view origin = req.Header("Origin");
-  if (!origin.empty() && !net::OriginAllowed(origin, im.options.allowed_origins)) {
-    return im.Refuse(403, kServerError, "origin", "forbidden: origin not allowed: " + std::string(origin.substr(0, 200)), req,
-                     target.route);
-  }
-  auto token = auth::BearerToken(req.Header("Authorization"));
-  Result<auth::Principal> principal = token.ok() ? im.options.keys->Authenticate(*token) : Result<auth::Principal>(token.status());
-  if (!principal.ok()) {
-    auto r = im.Refuse(401, kServerError, "unauthenticated", principal.status().message(), req, target.route);
-    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tuna\"");
-    return r;
-  }
-  if (Status allowed = principal->Check(target.namespace_, auth::Scope::kInvoke); !allowed.ok()) {
-    return im.Refuse(403, kServerError, "forbidden", allowed.message(), req, target.route);
-  }
-  const auth::RateLimit& limit = principal->rate_limit.per_second > 0 ? principal->rate_limit : im.options.default_rate_limit;
-  if (limit.per_second > 0) {
-    auto wait = im.limiter.Acquire(principal->key_id, limit);
-    if (wait.count() > 0) {
-      auto r = im.Refuse(429, kServerError, "rate_limited",
-                         "rate limit of API key \"" + principal->name + "\" exceeded (" + std::to_string(limit.per_second) +
-                             " requests per second); retry later",
-                         req, target.route);
-      r.headers.emplace_back("Retry-After", std::to_string(std::max<long long>(1, (wait.count() + 999) / 1000)));
-      return r;
-    }
-  }
-  EndpointHandler* handler = target.protocol == Target::Protocol::kA2a   ? im.options.a2a
-                             : target.protocol == Target::Protocol::kMcp ? im.options.mcp
-                                                                         : im.options.memory;
-  if (handler == nullptr) {
-    return im.Refuse(501, kServerError, "unavailable", "this server does not serve this protocol", req, target.route);
-  }
+  Admission a = Admit(im, req, target);
+  if (a.refusal) return std::move(*a.refusal);
   // Card URLs: the configured public URL, else how this client reached us (its Host passed the check).
   std::string base = im.options.public_url ? im.options.public_url() : std::string();
-  if (base.empty()) base = "http://" + std::string(host);
-  net::HttpResponse r = handler->Handle(req, target, *principal, base);
+  if (base.empty()) base = "http://" + std::string(req.Header("Host"));
+  net::HttpResponse r = a.handler->Handle(req, target, a.principal, base);
   if (r.route.empty()) r.route = target.route;
-  if (im.requests != nullptr) {
-    static constexpr std::string_view kKinds[] = {"agent", "server", "tool", "federated"};
-    im.requests
-        ->WithLabels({target.protocol == Target::Protocol::kA2a   ? "a2a"
-                      : target.protocol == Target::Protocol::kMcp ? "mcp"
-                                                                  : "memory",
-                      kKinds[static_cast<int>(target.kind)],
-                      std::to_string(r.status)})
-        .Inc();
-  }
+  im.Count(target, r.status);
   return r;
+}
+
+namespace {
+
+// Counts what an inline relay answered, like Handle() does, and names the route for metrics.
+class CountingResponder final : public net::Responder {
+ public:
+  CountingResponder(Gateway::Impl& im, Target target, net::ResponderPtr inner)
+      : im_(im), target_(std::move(target)), inner_(std::move(inner)) {}
+
+  void Respond(net::HttpResponse r) override {
+    if (r.route.empty()) r.route = target_.route;
+    im_.Count(target_, r.status);
+    inner_->Respond(std::move(r));
+  }
+
+  void Defer(std::function<net::HttpResponse(net::HttpRequest&)> work) override {
+    inner_->Defer([&im = im_, target = target_, work = std::move(work)](net::HttpRequest& req) {
+      net::HttpResponse r = work(req);
+      if (r.route.empty()) r.route = target.route;
+      im.Count(target, r.status);
+      return r;
+    });
+  }
+
+ private:
+  Gateway::Impl& im_;
+  const Target target_;
+  net::ResponderPtr inner_;
+};
+
+}  // namespace
+
+bool Gateway::HandleInline(const std::shared_ptr<net::HttpRequest>& req, const net::ResponderPtr& responder) {
+  Impl& im = *impl_;
+  if (req->method != "POST" || im.options.mcp == nullptr) return false;
+  auto parsed = ParseTarget(req->segments);
+  if (!parsed || !parsed->ok() || (*parsed)->protocol != Target::Protocol::kMcp) return false;
+  Target& target = **parsed;
+  EndpointHandler::InlineRelay relay = im.options.mcp->PrepareInline(req, target);
+  if (!relay) return false;
+  Admission a = Admit(im, *req, target);
+  if (a.refusal) {
+    responder->Respond(std::move(*a.refusal));
+    return true;
+  }
+  relay(a.principal, std::make_shared<CountingResponder>(im, std::move(target), responder));
+  return true;
 }
 
 }  // namespace tuna::gateway

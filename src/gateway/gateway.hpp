@@ -55,6 +55,17 @@ class EndpointHandler {
   virtual ~EndpointHandler() = default;
   virtual net::HttpResponse Handle(net::HttpRequest& request, const Target& target, const auth::Principal& principal,
                                    const std::string& public_base_url) = 0;
+
+  /// Completes a request without a worker thread once the gateway's checks passed; runs on an
+  /// I/O thread and must not block.
+  using InlineRelay = std::function<void(const auth::Principal& principal, const net::ResponderPtr& responder)>;
+  /// An inline relay for this request, or null to serve it through Handle() on a worker thread.
+  /// Called on an I/O thread before the gateway's checks (so it must be cheap and must not block).
+  virtual InlineRelay PrepareInline(const std::shared_ptr<net::HttpRequest>& request, const Target& target) {
+    (void)request;
+    (void)target;
+    return nullptr;
+  }
 };
 
 struct GatewayOptions {
@@ -81,12 +92,16 @@ class Gateway {
   ~Gateway();
   /// Answers the request when its path is a gateway path.
   std::optional<net::HttpResponse> Handle(net::HttpRequest& request);
+  /// The net::InlineHandler: takes requests an endpoint can relay without a worker thread (the
+  /// MCP relay to an upstream's session), after the same checks as Handle(). False: use Handle().
+  bool HandleInline(const std::shared_ptr<net::HttpRequest>& request, const net::ResponderPtr& responder);
 
   /// A JSON-RPC error body (id null) with an HTTP status, as every gateway refusal is sent.
   static net::HttpResponse Refusal(int http_status, int jsonrpc_code, std::string_view message, std::string_view request_id);
 
+  struct Impl;  // named by the helpers in gateway.cpp
+
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

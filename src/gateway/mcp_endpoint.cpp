@@ -5,12 +5,17 @@
 #include <vector>
 
 #include <boost/json.hpp>
+#include <boost/url/parse.hpp>
 #include <spdlog/spdlog.h>
 
 #include "controllers/workloads.hpp"
 #include "core/ids.hpp"
 #include "core/logging.hpp"
+#include "core/metrics.hpp"
+#include "gateway/gateway.hpp"
+#include "mcp/client_requests.hpp"
 #include "mcp/streamable_http_handler.hpp"
+#include "mcp/transport_sse.hpp"
 #include "tuna/jsonrpc.hpp"
 #include "tuna/mcp/client.hpp"
 #include "tuna/mcp/server.hpp"
@@ -166,6 +171,11 @@ class FederatedSession;
 
 struct McpEndpoints::Impl {
   McpEndpointOptions options;
+  // Relay outcomes: "relayed" (answered by the upstream), "renewed" (the upstream session had
+  // expired: the call went through the MCP client, which initialized a new one), "error".
+  metrics::Counter* relayed = nullptr;
+  metrics::Counter* renewed = nullptr;
+  metrics::Counter* relay_errors = nullptr;
 
   struct Endpoint {
     mcp::SessionFactoryPtr factory;
@@ -216,7 +226,9 @@ Result<std::shared_ptr<mcp::Server>> McpEndpoints::Impl::ToolServerFor(const std
     return secrets(ns, ref);
   };
   openapi::ToolsetOptions toolset = openapi::OptionsFromSpec(tool.spec, std::move(resolver));
-  toolset.http = http_caller;
+  // The shared caller has the default timeout; a tool with timeoutSeconds gets its own caller
+  // (made from toolset.caller), kept with this version of the tool server.
+  if (!tool.spec.timeout_seconds) toolset.http = http_caller;
   TUNA_ASSIGN_OR_RETURN(auto tools, openapi::MakeTools(*document, toolset));
   auto server = std::shared_ptr<mcp::Server>(mcp::Server::Make({.name = name, .version = r.metadata.resource_version}));
   for (auto& t : tools) TUNA_RETURN_IF_ERROR(server->AddTool(std::move(t)));
@@ -274,11 +286,45 @@ Result<Connector> McpEndpoints::Impl::ConnectorFor(const std::string& ns, ToolKi
 
 // ---- one upstream, passed through ---------------------------------------------------------------
 
+// Where the inline relay sends a pass-through session's calls: an upstream reached by plain
+// http:// URL (TLS and pool-deployed servers go through the MCP client).
+struct RelayTarget {
+  std::string host;
+  std::uint16_t port = 80;
+  std::string target;  // path and query
+  net::HeaderList headers;  // the deployment's own headers (upstream credentials)
+};
+
+std::optional<RelayTarget> ParseRelayTarget(const std::string& url, const std::map<std::string, std::string>& headers) {
+  auto u = boost::urls::parse_uri(url);
+  if (!u || u->scheme() != "http" || u->host_type() == boost::urls::host_type::name && u->host().empty()) return std::nullopt;
+  RelayTarget t;
+  t.host = u->host_type() == boost::urls::host_type::ipv6 ? std::string(u->encoded_host_address()) : std::string(u->host());
+  if (t.host.size() > 2 && t.host.front() == '[') t.host = t.host.substr(1, t.host.size() - 2);
+  if (u->has_port()) {
+    if (u->port_number() == 0) return std::nullopt;
+    t.port = u->port_number();
+  }
+  t.target = u->encoded_path().empty() ? "/" : std::string(u->encoded_path());
+  if (u->has_query()) t.target += "?" + std::string(u->encoded_query());
+  for (const auto& [k, v] : headers) t.headers.emplace_back(k, v);
+  return t;
+}
+
 class PassThroughSession final : public mcp::SessionHandler {
  public:
-  PassThroughSession(mcp::ClientPtr client, std::chrono::milliseconds timeout) : client_(std::move(client)), timeout_(timeout) {}
+  PassThroughSession(mcp::ClientPtr client, std::chrono::milliseconds timeout, std::optional<RelayTarget> relay,
+                     std::shared_ptr<mcp::internal::ClientRequests> requests)
+      : client_(std::move(client)), timeout_(timeout), relay_(std::move(relay)), requests_(std::move(requests)) {}
+
+  const std::optional<RelayTarget>& relay() const { return relay_; }
+  const mcp::Client& client() const { return *client_; }
 
   std::optional<json::value> Handle(const jsonrpc::Message& m, const mcp::MessageSink& sink) override {
+    if (m.IsResponse()) {  // the client answering an upstream's sampling, elicitation or roots request
+      requests_->Resolve(m);
+      return std::nullopt;
+    }
     if (m.IsRequest()) {
       if (m.method == "ping") return jsonrpc::MakeResponse(m.id, json::object{});
       auto options = ForwardProgress(m, sink, timeout_);
@@ -290,17 +336,23 @@ class PassThroughSession final : public mcp::SessionHandler {
     return std::nullopt;
   }
 
-  void Close() override { client_->Close(); }
+  void Close() override {
+    requests_->Close();
+    client_->Close();
+  }
 
  private:
   mcp::ClientPtr client_;
   std::chrono::milliseconds timeout_;
+  std::optional<RelayTarget> relay_;
+  std::shared_ptr<mcp::internal::ClientRequests> requests_;
 };
 
 class PassThroughFactory final : public mcp::SessionFactory {
  public:
-  PassThroughFactory(McpEndpoints::Impl& impl, std::function<Result<Connector>()> connector)
-      : impl_(impl), connector_(std::move(connector)) {}
+  PassThroughFactory(McpEndpoints::Impl& impl, std::function<Result<Connector>()> connector,
+                     std::function<std::optional<RelayTarget>()> relay)
+      : impl_(impl), connector_(std::move(connector)), relay_(std::move(relay)) {}
 
   mcp::SessionStart Open(const jsonrpc::Message& init, const mcp::SessionContext& context) override {
     mcp::SessionStart start;
@@ -318,9 +370,21 @@ class PassThroughFactory final : public mcp::SessionFactory {
     if (auto* info = params.if_contains("clientInfo"); info && info->is_object()) {
       if (auto* n = info->as_object().if_contains("name"); n && n->is_string()) o.name = "tuna-gateway/" + std::string(n->as_string());
     }
+    // What the client can answer (sampling, elicitation, roots) is announced upstream as the
+    // gateway's own; the upstream's requests go to the client on its GET stream and the client's
+    // answers come back through Handle().
+    bool client_answers_requests = false;
     if (auto* caps = params.if_contains("capabilities"); caps && caps->is_object()) {
-      // Announce only what tuna can relay: nothing server-to-client yet (sampling, roots, elicitation).
-      (void)caps;
+      for (std::string_view c : {"sampling", "elicitation", "roots"}) {
+        if (auto* v = caps->as_object().if_contains(c)) {
+          o.capabilities[c] = *v;
+          client_answers_requests = true;
+        }
+      }
+    }
+    auto requests = std::make_shared<mcp::internal::ClientRequests>(context.notifier, impl_.options.upstream_timeout);
+    if (client_answers_requests) {
+      o.on_request = [requests](const std::string& method, const json::value& p) { return requests->Request(method, p); };
     }
     std::weak_ptr<mcp::Notifier> notifier = context.notifier;
     o.on_notification = [notifier](const std::string& method, const json::value& p) {
@@ -337,13 +401,18 @@ class PassThroughFactory final : public mcp::SessionFactory {
     if (!info.instructions.empty()) result["instructions"] = info.instructions;
     start.protocol_version = info.protocol_version;
     start.response = jsonrpc::MakeResponse(init.id, std::move(result));
-    start.handler = std::make_shared<PassThroughSession>(std::move(*client), impl_.options.upstream_timeout);
+    // The inline relay cannot carry upstream requests to the client in the middle of a call (it
+    // passes complete answers on): sessions whose client answers such requests take the MCP client.
+    start.handler = std::make_shared<PassThroughSession>(
+        std::move(*client), impl_.options.upstream_timeout,
+        impl_.options.upstream && !client_answers_requests ? relay_() : std::nullopt, std::move(requests));
     return start;
   }
 
  private:
   McpEndpoints::Impl& impl_;
   std::function<Result<Connector>()> connector_;
+  std::function<std::optional<RelayTarget>()> relay_;
 };
 
 // ---- federation ---------------------------------------------------------------------------------
@@ -674,7 +743,19 @@ void McpEndpoints::Impl::OnBindingChange(const std::string& ns, const std::strin
 
 // ---- McpEndpoints -------------------------------------------------------------------------------
 
-McpEndpoints::McpEndpoints(McpEndpointOptions options) : impl_(std::make_unique<Impl>()) { impl_->options = std::move(options); }
+McpEndpoints::McpEndpoints(McpEndpointOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  if (impl_->options.metrics != nullptr) {
+    auto& family = impl_->options.metrics->AddCounter(
+        "tuna_gateway_mcp_relay_total",
+        "MCP calls relayed to an upstream session on the I/O threads, by outcome (relayed, renewed: the upstream session "
+        "had expired and was initialized again, error: no answer from the upstream).",
+        {"outcome"});
+    impl_->relayed = &family.WithLabels({"relayed"});
+    impl_->renewed = &family.WithLabels({"renewed"});
+    impl_->relay_errors = &family.WithLabels({"error"});
+  }
+}
 
 McpEndpoints::~McpEndpoints() { Shutdown(); }
 
@@ -746,9 +827,16 @@ net::HttpResponse McpEndpoints::Handle(net::HttpRequest& request, const Target& 
       e->factory = std::make_shared<FederatedFactory>(im, ns, name, stage);
     } else {
       ToolKind kind_of = target.kind == Target::Kind::kMcpServer ? ToolKind::kMCPServerDeployment : ToolKind::kHTTPToolDeployment;
-      e->factory = std::make_shared<PassThroughFactory>(im, [&im, ns, name, stage, kind_of] {
-        return im.ConnectorFor(ns, kind_of, name, stage);
-      });
+      e->factory = std::make_shared<PassThroughFactory>(
+          im, [&im, ns, name, stage, kind_of] { return im.ConnectorFor(ns, kind_of, name, stage); },
+          [&im, ns, name, kind_of]() -> std::optional<RelayTarget> {
+            if (kind_of != ToolKind::kMCPServerDeployment) return std::nullopt;
+            auto r = im.options.store->Get({"MCPServerDeployment", ns, name});
+            if (!r.ok()) return std::nullopt;
+            auto dep = MCPServerDeployment::FromResource(*r);
+            if (!dep.ok() || !dep->spec.server.http || dep->spec.server.http->url.empty()) return std::nullopt;
+            return ParseRelayTarget(dep->spec.server.http->url, dep->spec.server.http->headers);
+          });
     }
     mcp::StreamableHttpOptions ho;
     ho.path = target.base_path;
@@ -761,7 +849,152 @@ net::HttpResponse McpEndpoints::Handle(net::HttpRequest& request, const Target& 
     if (im.shut_down) return mcp::StreamableHttpHandler::ErrorResponse(503, -32000, "the gateway is stopping");
     endpoint = im.endpoints.emplace(target.base_path, e).first->second;
   }
-  return endpoint->http->Handle(request);
+  net::HttpResponse r = endpoint->http->Handle(request);
+  r.route = target.route;  // the template, not the endpoint's own path (bounded metric labels)
+  return r;
+}
+
+namespace {
+
+bool AsksForProgress(const jsonrpc::Message& m) {
+  if (!m.params.is_object()) return false;
+  const json::value* meta = m.params.get_object().if_contains("_meta");
+  return meta != nullptr && meta->is_object() && meta->get_object().contains("progressToken");
+}
+
+net::HttpResponse JsonRpcAnswer(json::value body) {
+  net::HttpResponse r;
+  r.status = 200;
+  r.content_type = "application/json";
+  r.body = json::serialize(body);
+  return r;
+}
+
+net::HttpResponse UpstreamError(const json::value& id, const Status& status) {
+  Status st(status.code(), "upstream MCP server: " + status.message());
+  return JsonRpcAnswer(jsonrpc::MakeErrorResponse(id, jsonrpc::ErrorFromStatus(st)));
+}
+
+// An upstream's SSE answer to one POST, passed on as a complete SSE body: its messages in order,
+// without the upstream's event ids (they would name events of the upstream's streams, which
+// the gateway cannot resume). The answer must contain the response to the request.
+std::optional<std::string> RelaySse(const std::string& body, const json::value& id) {
+  mcp::internal::SseParser parser(16 << 20);
+  std::string out;
+  bool answered = false;
+  parser.Feed(body, [&](const mcp::internal::SseEvent& e) {
+    if (e.type != "message" || e.data.empty()) return true;
+    if (!answered) {
+      auto parsed = jsonrpc::ParseMessage(e.data);
+      if (parsed.ok() && (parsed.message->kind == jsonrpc::MessageKind::kResponse ||
+                          parsed.message->kind == jsonrpc::MessageKind::kErrorResponse) &&
+          parsed.message->id == id) {
+        answered = true;
+      }
+    }
+    out += "event: message\ndata: ";
+    out += e.data;
+    out += "\n\n";
+    return true;
+  });
+  parser.Feed("\n\n", [&](const mcp::internal::SseEvent& e) {  // an event the stream left unterminated
+    if (e.type == "message" && !e.data.empty()) out += "event: message\ndata: " + e.data + "\n\n";
+    return true;
+  });
+  if (!answered) return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
+EndpointHandler::InlineRelay McpEndpoints::PrepareInline(const std::shared_ptr<net::HttpRequest>& request, const Target& target) {
+  Impl& im = *impl_;
+  if (target.kind != Target::Kind::kMcpServer || !im.options.upstream) return nullptr;
+  std::shared_ptr<Impl::Endpoint> endpoint;
+  {
+    std::lock_guard lock(im.mu);
+    if (im.shut_down) return nullptr;
+    auto it = im.endpoints.find(target.base_path);
+    if (it == im.endpoints.end()) return nullptr;
+    endpoint = it->second;
+  }
+  auto session = std::dynamic_pointer_cast<PassThroughSession>(endpoint->http->RelaySession(*request));
+  if (!session || !session->relay()) return nullptr;
+  std::optional<mcp::Client::SessionRef> ref = session->client().session_ref();
+  if (!ref) return nullptr;  // being initialized again: the MCP client waits for it
+  jsonrpc::ParseResult parsed = jsonrpc::ParseMessage(request->body);
+  if (!parsed.ok() || !parsed.message->IsRequest()) return nullptr;
+  const jsonrpc::Message& m = *parsed.message;
+  if (m.method == "initialize" || m.method == "ping" || AsksForProgress(m)) return nullptr;
+
+  return [&im, endpoint, session, ref = std::move(*ref), request, id = m.id](const auth::Principal&,
+                                                                             const net::ResponderPtr& responder) {
+    const RelayTarget& to = *session->relay();
+    net::UpstreamRequest up;
+    up.host = to.host;
+    up.port = to.port;
+    up.target = to.target;
+    up.timeout = im.options.upstream_timeout;
+    up.headers = to.headers;
+    up.headers.emplace_back("Content-Type", "application/json");
+    up.headers.emplace_back("Accept", "application/json, text/event-stream");
+    up.headers.emplace_back(std::string(mcp::kSessionHeader), ref.id);
+    up.headers.emplace_back(std::string(mcp::kProtocolVersionHeader), ref.protocol_version);
+    up.headers.emplace_back("X-Request-Id", request->request_id);
+    up.headers.emplace_back("traceparent", ChildTraceparent(request->Header("traceparent")));
+    up.body = request->body;
+    im.options.upstream->Send(std::move(up), [&im, endpoint, responder, id](Result<net::UpstreamResponse> r) {
+      auto count = [](metrics::Counter* c) {
+        if (c != nullptr) c->Inc();
+      };
+      if (!r.ok()) {
+        count(im.relay_errors);
+        responder->Respond(UpstreamError(id, r.status()));
+        return;
+      }
+      if (r->status != 404) count(r->status == 200 ? im.relayed : im.relay_errors);
+      std::string_view type = r->Header("Content-Type");
+      auto is = [&](std::string_view media) {
+        return type.size() >= media.size() && std::equal(media.begin(), media.end(), type.begin(), [](char a, char b) {
+                 return a == std::tolower(static_cast<unsigned char>(b));
+               });
+      };
+      if (r->status == 404) {
+        // The upstream forgot the session: the MCP client initializes a new one and sends the
+        // call there (nothing reached the upstream's tools).
+        count(im.renewed);
+        responder->Defer([endpoint](net::HttpRequest& req) {
+          net::HttpResponse out = endpoint->http->Handle(req);
+          out.route.clear();  // the gateway names the route template
+          return out;
+        });
+        return;
+      }
+      if (r->status == 200 && is("application/json")) {
+        net::HttpResponse out;
+        out.content_type = "application/json";
+        out.body = std::move(r->body);
+        responder->Respond(std::move(out));
+        return;
+      }
+      if (r->status == 200 && is("text/event-stream")) {
+        if (auto sse = RelaySse(r->body, id)) {
+          net::HttpResponse out;
+          out.content_type = "text/event-stream";
+          out.headers.emplace_back("Cache-Control", "no-cache");
+          out.body = std::move(*sse);
+          responder->Respond(std::move(out));
+        } else {
+          responder->Respond(UpstreamError(id, Unavailable("the event stream ended before the response")));
+        }
+        return;
+      }
+      std::string excerpt = r->body.substr(0, 300);
+      responder->Respond(UpstreamError(
+          id, Status(r->status >= 500 ? StatusCode::kUnavailable : StatusCode::kInternal,
+                     "answered HTTP " + std::to_string(r->status) + (excerpt.empty() ? std::string() : ": " + excerpt))));
+    });
+  };
 }
 
 }  // namespace tuna::gateway

@@ -20,8 +20,13 @@
 #include <thread>
 
 #include "gateway/gateway.hpp"
+#include "net/upstream_client.hpp"
 #include "tuna/resources/kinds.hpp"
 #include "tuna/store.hpp"
+
+namespace tuna::metrics {
+class Registry;
+}
 
 namespace tuna::controllers {
 class WorkloadControllers;
@@ -37,6 +42,11 @@ struct McpEndpointOptions {
   std::chrono::milliseconds session_idle_ttl{std::chrono::minutes(30)};
   std::size_t max_sessions_per_endpoint = 10000;
   std::chrono::milliseconds upstream_timeout{std::chrono::seconds(60)};
+  /// Relays calls of pass-through sessions to upstreams reached by URL on the I/O threads (see
+  /// PrepareInline). Null: every call goes through a worker thread and the MCP client.
+  std::shared_ptr<net::UpstreamClient> upstream;
+  /// tuna_gateway_mcp_relay_total{outcome} goes here; may be null.
+  metrics::Registry* metrics = nullptr;
 };
 
 class McpEndpoints final : public EndpointHandler {
@@ -49,6 +59,12 @@ class McpEndpoints final : public EndpointHandler {
   void Shutdown();
   net::HttpResponse Handle(net::HttpRequest& request, const Target& target, const auth::Principal& principal,
                            const std::string& public_base_url) override;
+  /// The relay of a pass-through session to an upstream reached by URL: a request (not
+  /// initialize, not one asking for progress) on a live session is sent as received (same
+  /// JSON-RPC id, same bytes) on the upstream session over a pooled keep-alive connection, and
+  /// the answer's bytes come back, without a worker thread or a JSON round trip. Anything else,
+  /// and an upstream session that expired (404), takes Handle().
+  InlineRelay PrepareInline(const std::shared_ptr<net::HttpRequest>& request, const Target& target) override;
   /// Open client sessions across endpoints (metrics).
   std::size_t SessionCount();
 

@@ -114,6 +114,18 @@ class Client::Impl {
     return generation_;
   }
 
+  std::optional<Client::SessionRef> session_ref() const {
+    std::string version;
+    {
+      std::lock_guard lock(mu_);
+      if (state_ != State::kReady) return std::nullopt;
+      version = server_.protocol_version;
+    }
+    std::string id = transport_->SessionId();
+    if (id.empty()) return std::nullopt;
+    return Client::SessionRef{std::move(id), std::move(version)};
+  }
+
   Result<jsonrpc::Message> CallRaw(std::string_view method, json::object params, const CallOptions& call) {
     Deadline deadline = DeadlineFor(call, options_);
     // A bounded number of requests in flight: wait for a slot until the deadline.
@@ -438,6 +450,7 @@ Status Client::Initialize(const CallOptions& options) { return impl_->Initialize
 Status Client::Reinitialize(const CallOptions& options) { return impl_->Initialize(options, true); }
 ServerInfo Client::server_info() const { return impl_->server_info(); }
 std::uint64_t Client::session_generation() const { return impl_->generation(); }
+std::optional<Client::SessionRef> Client::session_ref() const { return impl_->session_ref(); }
 void Client::Close() { impl_->Close(); }
 
 Result<jsonrpc::Message> Client::CallRaw(std::string_view method, json::object params, const CallOptions& options) {

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "tuna/mcp/session.hpp"
+#include "mcp/client_requests.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -619,11 +620,11 @@ namespace {
 class ServerSessionHandler final : public SessionHandler, public std::enable_shared_from_this<ServerSessionHandler> {
  public:
   ServerSessionHandler(const Server& server, SessionState state, NotifierPtr notifier)
-      : server_(server), state_(std::move(state)), notifier_(std::move(notifier)) {}
+      : server_(server), state_(std::move(state)), requests_(notifier), has_notifier_(notifier != nullptr) {}
 
   std::optional<json::value> Handle(const jsonrpc::Message& message, const MessageSink& sink) override {
     if (message.IsResponse()) {
-      Resolve(message);
+      requests_.Resolve(message);
       return std::nullopt;
     }
     SessionState state;
@@ -631,12 +632,12 @@ class ServerSessionHandler final : public SessionHandler, public std::enable_sha
       std::lock_guard lock(mu_);
       state = state_;  // a copy: calls of one session run concurrently
     }
-    if (notifier_) {
+    if (has_notifier_) {
       std::weak_ptr<ServerSessionHandler> weak = weak_from_this();
       state.requester = [weak](std::string_view method, json::value params) -> Result<json::value> {
         auto self = weak.lock();
         if (!self) return Unavailable("the MCP session has ended");
-        return self->RequestClient(method, std::move(params));
+        return self->requests_.Request(method, std::move(params));
       };
     }
     std::optional<json::value> answer = server_.Handle(message, state, sink);
@@ -651,66 +652,14 @@ class ServerSessionHandler final : public SessionHandler, public std::enable_sha
     return answer;
   }
 
-  void Close() override {
-    std::lock_guard lock(mu_);
-    closed_ = true;
-    cv_.notify_all();
-  }
+  void Close() override { requests_.Close(); }
 
  private:
-  struct Pending {
-    bool done = false;
-    Result<json::value> result = Status(StatusCode::kInternal, "no answer");
-  };
-  static constexpr std::size_t kMaxPending = 64;
-  static constexpr std::chrono::seconds kTimeout{60};
-
-  Result<json::value> RequestClient(std::string_view method, json::value params) {
-    std::string id;
-    {
-      std::lock_guard lock(mu_);
-      if (closed_) return Unavailable("the MCP session has ended");
-      if (pending_.size() >= kMaxPending) return Unavailable("too many requests to the client in flight");
-      id = "tuna-" + std::to_string(++next_id_);
-      pending_.emplace(id, Pending{});
-    }
-    if (!notifier_->Notify(jsonrpc::MakeRequest(json::value(id), method, std::move(params)))) {
-      std::lock_guard lock(mu_);
-      pending_.erase(id);
-      return Unavailable("the MCP session has ended");
-    }
-    std::unique_lock lock(mu_);
-    bool answered = cv_.wait_for(lock, kTimeout, [&] { return closed_ || pending_.at(id).done; });
-    Pending p = std::move(pending_.at(id));
-    pending_.erase(id);
-    if (p.done) return std::move(p.result);
-    if (!answered) return DeadlineExceeded("the client did not answer " + std::string(method) + " in time");
-    return Unavailable("the MCP session has ended");
-  }
-
-  void Resolve(const jsonrpc::Message& response) {
-    if (!response.id.is_string()) return;
-    std::lock_guard lock(mu_);
-    auto it = pending_.find(std::string(response.id.get_string()));
-    if (it == pending_.end()) return;  // answered too late, or never asked
-    it->second.done = true;
-    if (response.kind == jsonrpc::MessageKind::kResponse) {
-      it->second.result = response.result;
-    } else {
-      it->second.result = Status(StatusCode::kFailedPrecondition, "the client answered with error " +
-                                                                       std::to_string(response.error.code) + ": " + response.error.message);
-    }
-    cv_.notify_all();
-  }
-
   const Server& server_;
   std::mutex mu_;
-  std::condition_variable cv_;
   SessionState state_;
-  NotifierPtr notifier_;
-  bool closed_ = false;
-  std::uint64_t next_id_ = 0;
-  std::map<std::string, Pending> pending_;  // bounded by kMaxPending
+  internal::ClientRequests requests_;  // sampling, elicitation and roots requests to the client
+  const bool has_notifier_;
 };
 
 class ServerSessionFactory final : public SessionFactory {

@@ -516,6 +516,31 @@ net::HttpResponse StreamableHttpHandler::LiveStreamResponse(const SessionPtr& se
   return AttachResponse(std::move(stream), 0);
 }
 
+SessionHandlerPtr StreamableHttpHandler::RelaySession(const net::HttpRequest& request) {
+  if (request.method != "POST" || request.path != options_.path || request.Header(kSessionHeader).empty()) return nullptr;
+  if (!HostAllowed(request.Header("Host"))) return nullptr;
+  if (std::string_view origin = request.Header("Origin"); !origin.empty() && !OriginAllowed(origin)) return nullptr;
+  std::vector<std::string> ranges = MediaRanges(request.Header("Accept"));
+  if (!Accepts(ranges, "application/json", "application/*") || !Accepts(ranges, "text/event-stream", "text/*")) return nullptr;
+  std::string content_type = Lower(Trim(request.Header("Content-Type")));
+  if (content_type.substr(0, content_type.find(';')) != "application/json") return nullptr;
+  // Like FindSession, but never ends an expired session here: closing its handler may block (an
+  // upstream DELETE), and relays run on I/O threads. Handle() ends it.
+  const auto now = Now();
+  SessionPtr session;
+  {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(std::string(request.Header(kSessionHeader)));
+    if (it == sessions_.end()) return nullptr;
+    if (now - it->second->last_used >= options_.session_idle_ttl && !it->second->standalone->has_live_writer()) return nullptr;
+    it->second->last_used = now;
+    session = it->second;
+  }
+  std::string_view version = request.Header(kProtocolVersionHeader);
+  if (!version.empty() && version != session->protocol_version) return nullptr;
+  return session->handler;
+}
+
 net::HttpResponse StreamableHttpHandler::HandlePost(net::HttpRequest& request) {
   std::vector<std::string> ranges = MediaRanges(request.Header("Accept"));
   if (!Accepts(ranges, "application/json", "application/*") || !Accepts(ranges, "text/event-stream", "text/*")) {

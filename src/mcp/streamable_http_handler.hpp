@@ -41,6 +41,11 @@ class StreamableHttpHandler {
 
   /// Answers one HTTP request to the MCP endpoint. Thread-safe; may block in a tool handler.
   net::HttpResponse Handle(net::HttpRequest& request);
+  /// For relays that answer a POST themselves (the gateway's inline MCP relay): the handler of
+  /// the session the POST names when it passes every transport rule Handle() applies (Accept,
+  /// Content-Type, a live session, MCP-Protocol-Version), refreshing the session's idle TTL.
+  /// Null: leave the request to Handle(), which answers it (or its error).
+  SessionHandlerPtr RelaySession(const net::HttpRequest& request);
   /// Live sessions after dropping the expired ones.
   std::size_t SessionCount();
   /// Ends every session: Close()s its handler and ends its streams. Idempotent; for server stop.

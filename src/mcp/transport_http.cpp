@@ -276,6 +276,11 @@ class HttpTransport final : public ClientTransport {
     DeleteSession();
   }
 
+  std::string SessionId() override {
+    std::lock_guard lock(mu_);
+    return session_id_;
+  }
+
  private:
   void DeleteSession() {
     std::string session;

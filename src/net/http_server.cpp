@@ -27,6 +27,7 @@
 #include "core/logging.hpp"
 #include "core/metrics.hpp"
 #include "net/status_response.hpp"
+#include "net/upstream_client.hpp"
 #include "net/worker_pool.hpp"
 
 namespace tuna::net {
@@ -244,11 +245,14 @@ class HttpServer::Impl {
   // Destroyed before the io_context: dropped tasks own connections whose sockets need it.
   std::unique_ptr<WorkerPool> pool_;
   std::vector<std::thread> threads_;
+  std::mutex upstream_mu_;
+  std::shared_ptr<UpstreamClient> upstream_;  // made on first use
 };
 
 // ------------------------------------------------------------------------------------------------
 
 class StreamWriterImpl;
+class InlineResponder;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -306,6 +310,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   friend class StreamWriterImpl;
+  friend class InlineResponder;
   enum class State { kIdle, kReading, kHandling, kWriting, kStreaming, kAfterStream, kClosed };
 
   void DoWaitForRequest() {
@@ -464,11 +469,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
       self->keep_alive_ = false;
       self->WriteError(504, "request not handled within " + std::to_string(self->srv_.options_.handler_timeout.count()) + " ms");
     });
+    if (srv_.options_.inline_handler && TryInline(req, seq)) return;
+    Submit(req, seq, nullptr);
+  }
+
+  bool TryInline(const std::shared_ptr<HttpRequest>& req, std::uint64_t seq);
+
+  // Runs `work` (null: the server's handler) on a worker thread; its response comes back here.
+  void Submit(const std::shared_ptr<HttpRequest>& req, std::uint64_t seq, std::function<HttpResponse(HttpRequest&)> work) {
     auto self = shared_from_this();
-    bool queued = srv_.pool_->TrySubmit([self, req, seq] {
+    bool queued = srv_.pool_->TrySubmit([self, req, seq, work = std::move(work)] {
       HttpResponse resp;
       try {
-        resp = self->srv_.handler_(*req);
+        resp = work ? work(*req) : self->srv_.handler_(*req);
       } catch (const std::exception& e) {
         core::Logger()->error("http: handler threw: {} request_id={}", e.what(), req->request_id);
         resp = self->srv_.options_.error_body(500, "internal error (request id " + req->request_id + ")", req->request_id);
@@ -480,6 +493,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       });
     });
     if (!queued) {
+      if (seq != seq_ || state_ != State::kHandling) return;
       LeaveHandling();
       srv_.rejected_->WithLabels({"queue_full"}).Inc();
       WriteError(503, "server busy: handler queue full", /*keep=*/true);
@@ -768,6 +782,56 @@ Connection::~Connection() {
   srv_.Unregister(this);
 }
 
+// Completes a request an InlineHandler took; everything it does runs on the connection's strand.
+class InlineResponder final : public Responder {
+ public:
+  InlineResponder(std::shared_ptr<Connection> conn, std::shared_ptr<HttpRequest> req, std::uint64_t seq)
+      : conn_(std::move(conn)), req_(std::move(req)), seq_(seq) {}
+
+  void Respond(HttpResponse response) override {
+    if (done_.exchange(true)) return;
+    auto c = std::move(conn_);
+    req_.reset();
+    asio::post(c->executor(), [c, seq = seq_, r = std::move(response)]() mutable { c->OnHandlerDone(seq, std::move(r)); });
+  }
+
+  void Defer(std::function<HttpResponse(HttpRequest&)> work) override {
+    if (done_.exchange(true)) return;
+    auto c = std::move(conn_);
+    auto req = std::move(req_);
+    asio::post(c->executor(), [c, req, seq = seq_, work = std::move(work)]() mutable {
+      if (seq != c->seq_ || c->state_ != Connection::State::kHandling) return;  // answered 504 already, or closed
+      c->Submit(req, seq, std::move(work));
+    });
+  }
+
+  // The handler declined: later calls must do nothing.
+  void Disarm() {
+    done_.store(true);
+    conn_.reset();
+    req_.reset();
+  }
+
+ private:
+  std::shared_ptr<Connection> conn_;
+  std::shared_ptr<HttpRequest> req_;
+  const std::uint64_t seq_;
+  std::atomic<bool> done_{false};
+};
+
+bool Connection::TryInline(const std::shared_ptr<HttpRequest>& req, std::uint64_t seq) {
+  auto responder = std::make_shared<InlineResponder>(shared_from_this(), req, seq);
+  bool taken = false;
+  try {
+    taken = srv_.options_.inline_handler(req, responder);
+  } catch (const std::exception& e) {
+    core::Logger()->error("http: inline handler threw: {} request_id={}", e.what(), req->request_id);
+  } catch (...) {
+  }
+  if (!taken) responder->Disarm();
+  return taken;
+}
+
 void Connection::StartStream(HttpResponse r) {
   state_ = State::kStreaming;
   status_ = r.status;
@@ -975,6 +1039,8 @@ void HttpServer::Impl::Stop() {
   boost::system::error_code ec;
   acceptor_.close(ec);
   pool_->Stop();
+  std::lock_guard lock(upstream_mu_);
+  if (upstream_) upstream_->Shutdown();
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -995,6 +1061,15 @@ Status HttpServer::Start(const std::string& host, std::uint16_t port) {
 std::uint16_t HttpServer::port() const { return impl_->port_; }
 
 void HttpServer::Stop() { impl_->Stop(); }
+
+std::shared_ptr<UpstreamClient> HttpServer::upstream_client() {
+  std::lock_guard lock(impl_->upstream_mu_);
+  if (!impl_->upstream_) {
+    impl_->upstream_ = MakeUpstreamClient(impl_->ioc_);
+    if (impl_->stopping_.load()) impl_->upstream_->Shutdown();
+  }
+  return impl_->upstream_;
+}
 
 HttpServerStats HttpServer::Stats() const {
   return {impl_->open_connections_.load(), impl_->open_streams_.load(), impl_->in_flight_.load()};

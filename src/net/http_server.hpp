@@ -36,6 +36,8 @@ struct HttpServerOptions {
   ErrorBodyFn error_body;
   /// Metrics go here (tuna_http_*); when null the server keeps a private registry.
   metrics::Registry* metrics = nullptr;
+  /// Tried on the I/O thread before the worker pool; optional (see InlineHandler).
+  InlineHandler inline_handler;
 };
 
 /// Live counters for tests and /metrics.
@@ -44,6 +46,8 @@ struct HttpServerStats {
   std::size_t open_streams = 0;
   std::size_t in_flight = 0;
 };
+
+class UpstreamClient;
 
 class HttpServer {
  public:
@@ -61,6 +65,9 @@ class HttpServer {
   /// a handler or stream callback (they run on the threads it joins).
   void Stop();
   HttpServerStats Stats() const;
+  /// An HTTP client whose connections run on this server's I/O threads (no threads of its own),
+  /// for relaying requests from an InlineHandler. It stops working when the server stops.
+  std::shared_ptr<UpstreamClient> upstream_client();
 
   class Impl;  // named by the connection classes in http_server.cpp
 

@@ -86,6 +86,25 @@ struct HttpResponse {
 /// Runs on a worker thread; may block on store I/O. Exceptions become a 500 with the request id.
 using HttpHandler = std::function<HttpResponse(HttpRequest&)>;
 
+/// Completes a request an InlineHandler took. Exactly one of Respond or Defer, once, from any
+/// thread; later calls are ignored. The server's handler timeout still applies (504).
+class Responder {
+ public:
+  virtual ~Responder() = default;
+  /// Sends the response (on the connection's I/O thread).
+  virtual void Respond(HttpResponse response) = 0;
+  /// Runs `work` on a worker thread (it may block) and sends what it returns; null `work` runs
+  /// the server's HttpHandler. A full handler queue answers 503.
+  virtual void Defer(std::function<HttpResponse(HttpRequest&)> work = nullptr) = 0;
+};
+using ResponderPtr = std::shared_ptr<Responder>;
+
+/// Runs on the connection's I/O thread before any worker thread sees the request, for paths that
+/// must not pay a thread hand-off (the gateway's MCP relay). Must never block. Returns false to
+/// leave the request to the HttpHandler; true when it took it and will complete it through the
+/// Responder. Exceptions count as false.
+using InlineHandler = std::function<bool(const std::shared_ptr<HttpRequest>& request, const ResponderPtr& responder)>;
+
 /// Builds the body of an error the transport itself produces (413, 431, 408, 503, 500, 400).
 /// Lets the API answer Kubernetes Status objects and the gateway JSON-RPC errors.
 using ErrorBodyFn = std::function<HttpResponse(int http_status, std::string_view message, std::string_view request_id)>;

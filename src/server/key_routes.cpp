@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "auth/agent_keys.hpp"
 #include "net/status_response.hpp"
 #include "tuna/resources/object.hpp"
 
@@ -28,6 +29,8 @@ net::HttpResponse Json(int status, const json::value& v, std::string_view route)
 json::object KeyJson(const auth::ApiKeyInfo& k) {
   json::object meta{{"name", k.name}, {"namespace", k.namespace_}, {"uid", k.id},
                     {"creationTimestamp", ToRfc3339(k.created)}};
+  // An agent key (src/auth/agent_keys.hpp): its AgentDeployment owns it.
+  if (auth::IsAgentKeyName(k.name)) meta["labels"] = json::object{{"tuna.ai/managed-by", "AgentDeployment"}};
   json::object spec{{"scope", auth::ScopeName(k.scope)}};
   if (k.rate_limit.per_second > 0) {
     spec["rateLimit"] = json::object{{"requestsPerSecond", k.rate_limit.per_second}, {"burst", k.rate_limit.burst}};

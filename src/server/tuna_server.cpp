@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/api_handler.hpp"
+#include "auth/agent_keys.hpp"
 #include "core/ids.hpp"
 #include "core/logging.hpp"
 #include "core/metrics.hpp"
@@ -146,9 +147,10 @@ extern "C" void OnStopSignal(int) {
 class TunaServer final : public Server {
  public:
   TunaServer(ServerOptions options, std::shared_ptr<Store> store, std::string token, net::ListenAddress listen,
-             ArtifactStorePtr artifacts, auth::KeyStorePtr keys, session::SessionStorePtr sessions)
+             ArtifactStorePtr artifacts, std::unique_ptr<auth::AgentKeyStore> keys, session::SessionStorePtr sessions)
       : options_(std::move(options)), store_(std::move(store)), token_(std::move(token)), listen_(std::move(listen)),
-        artifacts_(std::move(artifacts)), keys_(std::move(keys)), key_routes_(*keys_), sessions_(std::move(sessions)) {
+        artifacts_(std::move(artifacts)), agent_keys_(keys.get()), keys_(std::move(keys)), key_routes_(*keys_),
+        sessions_(std::move(sessions)) {
     registry_.AddGaugeCallback("tuna_store_objects", "Objects in the store.",
                                [s = store_] { return static_cast<double>(s->Stats().objects); });
     registry_.AddGaugeCallback("tuna_store_revision", "The store's current revision.",
@@ -174,6 +176,11 @@ class TunaServer final : public Server {
     http.handler_timeout = options_.request_timeout;
     http.max_stream_duration = std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_watch_duration);
     http.metrics = &registry_;
+    // The gateway's MCP relay answers on the I/O threads; everything else goes to Handle().
+    http.inline_handler = [this](const std::shared_ptr<net::HttpRequest>& req, const net::ResponderPtr& responder) {
+      if (!gateway_ || req->body.size() > options_.max_body_bytes) return false;
+      return gateway_->HandleInline(req, responder);
+    };
     http_ = std::make_unique<net::HttpServer>(std::move(http), [this](net::HttpRequest& req) { return Handle(req); });
   }
 
@@ -197,6 +204,19 @@ class TunaServer final : public Server {
     ctx.events = &events_;
     ctx.runtimes_dir = options_.runtimes_dir.empty() ? FindRuntimesDir() : options_.runtimes_dir;
     ctx.python = options_.python.empty() ? FindPython() : options_.python;
+    if (options_.serve_gateway) {
+      // Deployed agents call the gateway as themselves: its URL and an invoke key of their
+      // namespace per revision (src/auth/agent_keys.hpp, docs/auth.md "Agent keys").
+      ctx.issue_agent_credentials = [this](const controllers::AgentRevision& r) -> Result<std::map<std::string, std::string>> {
+        std::string url = WorkerGatewayUrl();
+        if (url.empty()) return Unavailable("the server is not listening yet, so its URL for agents is unknown");
+        TUNA_ASSIGN_OR_RETURN(auth::CreatedKey key, agent_keys_->Issue({r.namespace_, r.name, r.stage, r.revision}));
+        return std::map<std::string, std::string>{{"TUNA_GATEWAY_URL", std::move(url)}, {"TUNA_API_KEY", std::move(key.token)}};
+      };
+      ctx.revoke_agent_credentials = [this](const controllers::AgentRevision& r) {
+        agent_keys_->Revoke({r.namespace_, r.name, r.stage, r.revision});
+      };
+    }
     core::Logger()->info("runtimes: {} (python: {})", ctx.runtimes_dir.empty() ? "<none>" : ctx.runtimes_dir,
                          ctx.python.empty() ? "<none>" : ctx.python);
     TUNA_ASSIGN_OR_RETURN(controllers_, controllers::WorkloadControllers::Make(ctx));
@@ -246,6 +266,8 @@ class TunaServer final : public Server {
       while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
       return value;
     };
+    mo.upstream = http_->upstream_client();
+    mo.metrics = &registry_;
     mcps_ = std::make_unique<gateway::McpEndpoints>(std::move(mo));
     TUNA_RETURN_IF_ERROR(mcps_->Start());
     gateway::GatewayOptions go;
@@ -274,6 +296,11 @@ class TunaServer final : public Server {
     if (controllers_) TUNA_RETURN_IF_ERROR(controllers_->Start());
     TUNA_RETURN_IF_ERROR(http_->Start(listen_.host, listen_.port));
     started_ = true;
+    {
+      std::lock_guard listen_lock(listen_mu_);
+      listen_url_ = UrlLocked();
+    }
+    listen_cv_.notify_all();
     if (options_.install_signal_handlers) InstallSignals();
     ready_ = true;  // the store opened in Make(); the listener is up now
     core::Logger()->info("tuna server listening on {}", UrlLocked());
@@ -291,6 +318,11 @@ class TunaServer final : public Server {
   void Stop() override {
     ready_ = false;
     // Concurrent callers wait inside call_once for the first, so Stop() returning means stopped.
+    {
+      std::lock_guard listen_lock(listen_mu_);
+      listen_stopped_ = true;  // a controller waiting for the URL gives up now
+    }
+    listen_cv_.notify_all();
     std::call_once(stop_once_, [this] {
       http_->Stop();
       if (agents_) agents_->Shutdown();
@@ -316,6 +348,20 @@ class TunaServer final : public Server {
   auth::KeyStore& keys() override { return *keys_; }
 
  private:
+  // The gateway's URL as deployed agents reach it: --public-url when set, else the bound address.
+  // The controllers start before the listener does, so a revision placed at startup waits here
+  // (briefly) for the port; "" when the server stops first or never listens.
+  std::string WorkerGatewayUrl() {
+    if (!options_.public_url.empty()) {
+      std::string url = options_.public_url;
+      while (!url.empty() && url.back() == '/') url.pop_back();
+      return url;
+    }
+    std::unique_lock lock(listen_mu_);
+    listen_cv_.wait_for(lock, std::chrono::seconds(30), [this] { return !listen_url_.empty() || listen_stopped_; });
+    return listen_url_;
+  }
+
   std::string UrlLocked() const {
     std::string host = listen_.host;
     if (host == "0.0.0.0") host = "127.0.0.1";
@@ -451,6 +497,7 @@ class TunaServer final : public Server {
   metrics::Registry registry_;
   std::unique_ptr<api::ApiHandler> api_;
   ArtifactStorePtr artifacts_;
+  auth::AgentKeyStore* agent_keys_;  // keys_, with the agent keys
   auth::KeyStorePtr keys_;
   server::KeyRoutes key_routes_;
   session::SessionStorePtr sessions_;
@@ -469,6 +516,10 @@ class TunaServer final : public Server {
   bool stopped_ = false;
   bool stop_requested_ = false;
   std::once_flag stop_once_;
+  std::mutex listen_mu_;
+  std::condition_variable listen_cv_;
+  std::string listen_url_;  // set once listening
+  bool listen_stopped_ = false;
   std::atomic<bool> ready_{false};
   int signal_read_fd_ = -1;
   int signal_write_fd_ = -1;
@@ -518,8 +569,9 @@ Result<std::unique_ptr<Server>> Server::Make(ServerOptions options) {
     } else if (!options.store || options.admin_token.empty()) {
       key_options.path = dir / "keys.db";
     }
-    auto keys = auth::MakeKeyStore(std::move(key_options));
-    if (!keys.ok()) return keys.status();
+    auto user_keys = auth::MakeKeyStore(std::move(key_options));
+    if (!user_keys.ok()) return user_keys.status();
+    auto keys = std::make_unique<auth::AgentKeyStore>(std::move(*user_keys));
     Result<session::SessionStorePtr> sessions = Unavailable("no session store");
     if (!options.sessions_path.empty() || !options.store || options.admin_token.empty()) {
       session::SqliteSessionStoreOptions so;
@@ -531,7 +583,7 @@ Result<std::unique_ptr<Server>> Server::Make(ServerOptions options) {
       if (!sessions.ok()) return sessions.status();
     }
     auto server = std::make_unique<TunaServer>(std::move(options), std::move(store), std::move(token), std::move(listen),
-                                               std::move(artifacts), std::move(*keys), std::move(*sessions));
+                                               std::move(artifacts), std::move(keys), std::move(*sessions));
     TUNA_RETURN_IF_ERROR(server->MakePipeline());
     TUNA_RETURN_IF_ERROR(server->MakeGit());
     TUNA_RETURN_IF_ERROR(server->MakeGateway());

@@ -24,6 +24,10 @@ void SetPythonError(const Status& s) {
   PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
 }
 
+// The MCP and A2A clients (mcp_client.cpp, a2a_client.cpp): declared here, not in common.hpp.
+void BindMcpClient(py::module_& m);
+void BindA2aClient(py::module_& m);
+
 }  // namespace tuna::python
 
 PYBIND11_MODULE(_tuna, m) {
@@ -59,5 +63,7 @@ PYBIND11_MODULE(_tuna, m) {
 
   BindCodec(m);
   BindClient(m);
+  BindMcpClient(m);
+  BindA2aClient(m);
   BindA2a(m);
 }

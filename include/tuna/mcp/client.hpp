@@ -74,6 +74,8 @@ class ClientTransport {
   virtual void SessionReady() {}
   /// Forgets the session before the Client initializes again (HTTP drops Mcp-Session-Id).
   virtual void ResetSession() {}
+  /// The session's id as the server named it (HTTP: Mcp-Session-Id); empty when there is none.
+  virtual std::string SessionId() { return {}; }
   /// Ends the session (HTTP: DELETE; stdio: close stdin, then SIGTERM, then SIGKILL) and fails
   /// requests in flight with kCancelled. Idempotent.
   virtual void Close() = 0;
@@ -271,6 +273,15 @@ class Client {
   ServerInfo server_info() const;
   /// How many times a session was initialized (1 after Initialize, +1 per re-initialize).
   std::uint64_t session_generation() const;
+  /// The live session for relays that send messages on it themselves (the gateway's MCP relay):
+  /// the transport's session id (Streamable HTTP: Mcp-Session-Id) and the negotiated protocol
+  /// version. nullopt while the session is not ready (initializing again, closed) or the
+  /// transport names no session (stdio, function transports).
+  struct SessionRef {
+    std::string id;
+    std::string protocol_version;
+  };
+  std::optional<SessionRef> session_ref() const;
 
   /// ping.
   Status Ping(const CallOptions& options = {});
