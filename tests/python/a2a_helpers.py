@@ -45,12 +45,15 @@ class Served:
 def serve(entrypoint: str, path: Path = AGENTS, env: Optional[dict] = None) -> Iterator[Served]:
     """Runs `python -m tuna.a2a serve ENTRYPOINT --port 0`."""
     proc = subprocess.Popen([sys.executable, "-m", "tuna.a2a", "serve", entrypoint, "--port", "0", "--path", str(path)],
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
     served = Served(proc)
     try:
         served._started.wait(30)
         if not served.url:
             raise RuntimeError("tuna.a2a serve did not start:\n" + served.log())
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # the plain line scripts wait for
+        assert first.strip() == f"tuna.a2a: agent {first.split()[2]} listening on {served.url}/", first
         yield served
     finally:
         proc.terminate()

@@ -426,23 +426,37 @@ def test_task_state_spellings_and_part_rules():
     assert Message.of("hi").text == "hi"
 
 
-def test_context_memory_tools_agents_need_tuna_environ():
+def test_context_memory_tools_agents_come_from_tuna_environ(monkeypatch):
     a = Agent(name="a")
-    errors = []
+    seen = {}
 
     @a.handler
     def handle(ctx, m):
-        for what in ("memory", "tools", "agents"):
-            try:
-                getattr(ctx, what)
-            except RuntimeError as e:
-                errors.append(str(e))
-            except Exception:  # tuna.environ exists (merged): it may need the gateway's settings
-                errors.append(f"ctx.{what} needs")
-        return "ok"
+        try:
+            ctx.memory
+        except tuna.TunaError as e:  # not a deployed worker: tuna.environ says what is missing
+            seen["outside"] = e
+            return "outside"
+        seen["memory"] = ctx.memory
+        seen["same"] = ctx.memory is ctx.memory and ctx.tools is ctx.tools and ctx.agents is ctx.agents
+        seen["tools"], seen["agents"] = ctx.tools, ctx.agents
+        return "inside"
 
-    a.invoke("x")
-    assert len(errors) == 3 and all(f"ctx.{w}" in e for w, e in zip(("memory", "tools", "agents"), errors))
+    for name in ("TUNA_GATEWAY_URL", "TUNA_API_KEY", "TUNA_NAMESPACE", "TUNA_AGENT", "TUNA_STAGE"):
+        monkeypatch.delenv(name, raising=False)
+    a.invoke("x", context_id="conv-1")
+    assert isinstance(seen["outside"], tuna.FailedPreconditionError) and "TUNA_GATEWAY_URL" in str(seen["outside"])
+
+    environ = pytest.importorskip("tuna.environ")
+    monkeypatch.setenv("TUNA_GATEWAY_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("TUNA_API_KEY", "k")
+    monkeypatch.setenv("TUNA_NAMESPACE", "team")
+    monkeypatch.setenv("TUNA_AGENT", "a")
+    monkeypatch.setenv("TUNA_STAGE", "staging")
+    a.invoke("x", context_id="conv-1")
+    rt = environ.runtime()
+    assert seen["memory"].context_id == "conv-1" and seen["memory"].agent == "a" and seen["same"]
+    assert seen["tools"] is rt.tools() and seen["agents"] is rt.agents()
 
 
 def test_a_published_event_after_the_handler_returned_is_refused():

@@ -165,6 +165,20 @@ def test_execute_streams_ndjson_as_yielded(worker):
     c.close()
 
 
+def test_vendored_requirements_in_deps_are_importable(worker):
+    # What `python -m tuna.build` leaves in the archive: requirements installed into .deps/.
+    deps = worker.dir / "art" / ".deps" / "vendored_dep"
+    deps.mkdir(parents=True)
+    (deps / "__init__.py").write_text("ANSWER = 42\n")
+    (worker.dir / "art" / "uses_dep.py").write_text(
+        "import vendored_dep\nfrom tuna.a2a import Agent\nagent = Agent(name='dep')\n"
+        "agent.handler(lambda ctx, m: f'answer {vendored_dep.ANSWER}')\n")
+    status, body = worker.specialize("uses_dep:agent")
+    assert status == 200, body
+    status, body = worker.call("POST", "/a2a/execute", execute_body("x"))
+    assert "answer 42" in body.decode()
+
+
 def test_continued_task_sees_history(worker):
     worker.specialize("test_worker_agent:agent")
     history = [{"messageId": "h1", "role": "ROLE_USER", "parts": [{"text": "ask"}]},

@@ -205,6 +205,8 @@ def serve(agent: Agent, host: str = "127.0.0.1", port: int = 8000, **options: An
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         server.start()
+        # One plain line on stdout (like `tuna server`), for scripts that wait for the port.
+        print(f"tuna.a2a: agent {agent.name} listening on {server.url}", flush=True)
         runtime_log.info("serving", agent=agent.name, url=server.url, handler=agent.kind,
                          card=server.url + ".well-known/agent-card.json")
         while not stop.wait(0.5):

@@ -262,14 +262,18 @@ def _route(request: _Request) -> bytes:
 
 def load_entrypoint(entrypoint: str, artifact_dir: str = "") -> Agent:
     """Imports ``module:attr`` (``file.py:attr`` works too; attr defaults to ``agent``) with
-    ``artifact_dir`` first on sys.path, and returns the Agent it names."""
+    ``artifact_dir`` (after its ``.deps/``, the requirements ``python -m tuna.build`` installed)
+    first on sys.path, and returns the Agent it names."""
     module_name, _, attr = entrypoint.partition(":")
     if module_name.endswith(".py"):
         module_name = module_name[:-3].replace("/", ".")
     if not module_name:
         raise ValueError(f"entrypoint {entrypoint!r}: expected module:attr")
-    if artifact_dir and artifact_dir not in sys.path:
-        sys.path.insert(0, artifact_dir)
+    if artifact_dir:
+        # The build's vendored requirements (`python -m tuna.build` installs them into .deps/)
+        # come first, then the sources.
+        deps = os.path.join(artifact_dir, ".deps")
+        sys.path[:0] = [p for p in ((deps if os.path.isdir(deps) else ""), artifact_dir) if p and p not in sys.path]
     module = importlib.import_module(module_name)
     obj = getattr(module, attr or "agent", None)
     if obj is None:
