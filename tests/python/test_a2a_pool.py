@@ -307,3 +307,26 @@ def test_the_streaming_example_deploys_with_git_push(deployed, tmp_path):
             [second] = [e async for e in client.send_message(user_message("Grace", first.task.id, first.task.context_id))]
             assert part_texts(second.task.status.message.parts) == "nice to meet you, Grace"
     run(main())
+
+
+def test_the_remember_example_keeps_a_conversation_in_ctx_memory(deployed, tmp_path):
+    server, key = deployed
+    env = server.env()
+    env.update(TUNA_SERVER=server.url, TUNA_TOKEN=server.token)
+    applied = subprocess.run([str(tuna_binary()), "apply", "-f", str(REPO / "examples" / "python" / "remember" / "memory.yaml")],
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    git_push_example(server, "remember", "py-remember", tmp_path)
+
+    async def main():
+        async with sdk_client(url_of(server, "py-remember"), key, streaming=False) as client:
+            [first] = [e async for e in client.send_message(user_message("my name is Ada"))]
+            assert part_texts(first.task.status.message.parts) == "nice to meet you; I will remember: my name is Ada", \
+                first.task.status
+            context = first.task.context_id
+            [second] = [e async for e in client.send_message(user_message("I like tea", context_id=context))]
+            assert part_texts(second.task.status.message.parts) == "you told me before: my name is Ada"
+            # Another conversation starts empty.
+            [other] = [e async for e in client.send_message(user_message("hello"))]
+            assert part_texts(other.task.status.message.parts).startswith("nice to meet you")
+    run(main())
