@@ -343,7 +343,7 @@ class Context:
     def _environ(self, what: str) -> Any:
         if self._runtime is None:
             try:
-                from .. import environ  # type: ignore[attr-defined]  # noqa: PLC0415
+                from .. import environ  # noqa: PLC0415
             except ImportError as e:
                 raise RuntimeError(f"ctx.{what} needs tuna.environ (the agent's gateway settings), which this "
                                    "tuna package does not have") from e

@@ -45,6 +45,7 @@ from .types import Artifact, Message, Part
 from .wire import artifact_event, message_event, message_from_json, status_event
 
 _EXIT_HUNG = 75
+_EOF_POLL_SECONDS = 0.05
 _EXIT_OUT_OF_MEMORY = 76
 _FINAL_STATES = {"completed", "failed", "canceled", "rejected", "input-required", "auth-required"}  # the exit code of a worker that gave up on a hung handler
 
@@ -100,6 +101,9 @@ class NdjsonSink:
         self.final = ""
         self.cancel_flag = False
         self._artifact_ids: Dict[int, str] = {}
+        self._lock = threading.Lock()
+        self._pending: List[bytes] = []
+        self._wake_scheduled = False
 
     def cancelled(self) -> bool:
         return self.cancel_flag
@@ -116,8 +120,21 @@ class NdjsonSink:
         line = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
         if threading.get_ident() == self._loop_thread:
             self._queue.put_nowait(line)
-        else:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, line)
+            return
+        # From a plain handler's thread: one wake-up of the loop for the lines queued meanwhile.
+        with self._lock:
+            self._pending.append(line)
+            if self._wake_scheduled:
+                return
+            self._wake_scheduled = True
+        self._loop.call_soon_threadsafe(self._hand_over)
+
+    def _hand_over(self) -> None:
+        with self._lock:
+            lines, self._pending = self._pending, []
+            self._wake_scheduled = False
+        for line in lines:
+            self._queue.put_nowait(line)
 
     def status(self, state: str, message: Optional[Union[Message, str]] = None,
                metadata: Optional[Dict[str, Any]] = None) -> None:
@@ -376,35 +393,60 @@ async def _execute(request: _Request, reader: asyncio.StreamReader, writer: asyn
                 sink.closed = True
             timer = loop.call_later(agent.timeout, expire)
 
-    def client_gone(f: "asyncio.Future[bytes]") -> None:
-        if f.cancelled():
-            return
-        # EOF (or stray bytes): the driver closed the connection, i.e. CancelTask or its deadline.
-        sink.cancel_flag = True
-        if agent.is_async and not runner.done():
-            runner.cancel()
-    watch = loop.create_task(reader.read(1))
-    watch.add_done_callback(client_gone)
+    # The driver closing the connection (CancelTask, or its deadline) cancels the handler. The
+    # stream reader sees EOF even while nobody reads, so it is polled while the handler runs
+    # (cheaper per call than a pending read task; a cancel arrives within 50 ms).
+    gone = False
+    poll: Optional[asyncio.TimerHandle] = None
 
-    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n"
-                 b"Cache-Control: no-cache\r\n\r\n")
+    def check_gone() -> None:
+        nonlocal gone, poll
+        if reader.at_eof() or writer.is_closing():
+            gone = True
+            poll = None
+            sink.cancel_flag = True
+            if agent.is_async and not runner.done():
+                runner.cancel()
+            queue.put_nowait(b"")  # wakes the response loop
+            return
+        poll = loop.call_later(_EOF_POLL_SECONDS, check_gone)
+    poll = loop.call_later(_EOF_POLL_SECONDS, check_gone)
+
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n"
+            b"Cache-Control: no-cache\r\n\r\n")
     reusable = True
     try:
-        while True:
-            line = await queue.get()
-            if line is None:
-                break
-            if watch.done() or writer.is_closing():
+        done = False
+        while not done:
+            # Events produced together go out in one write (one syscall); each as soon as it exists.
+            batch = [await queue.get()]
+            if batch[0] is not None:
+                await asyncio.sleep(0)  # what the handler produces in the same step (often its end) joins
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            out = [head] if head else []
+            head = b""
+            for line in batch:
+                if line is None:
+                    done = True
+                    break
+                if line:
+                    out.append(b"%x\r\n%s\r\n" % (len(line), line))
+            if gone or writer.is_closing():
                 continue  # the driver went away: let the (cancelled) handler finish, send nothing
             if isinstance(ctx.failure, MemoryError) and not _state.draining:
                 # Stop taking calls before the failure goes out: a call the client sends once it
                 # learns of the failure must find this worker gone, not half-way through exiting.
                 _out_of_memory(agent, sink)
                 await asyncio.sleep(0)  # the idle connections' closes happen first
-            writer.write(b"%x\r\n%s\r\n" % (len(line), line))
-            await writer.drain()
+            unfinished = (isinstance(ctx.failure, MemoryError)
+                          or (ctx._timed_out and not agent.is_async and _state.draining))
+            if done and not unfinished:
+                out.append(b"0\r\n\r\n")
+            if out:
+                writer.write(b"".join(out))
+                await writer.drain()
         sink.closed = True
-        gone = watch.done() or writer.is_closing()
         if isinstance(ctx.failure, MemoryError):
             # The process hit the environment's memory limit: its heap cannot be trusted any more.
             # The failure is sent; the worker exits once the calls in flight are answered. This
@@ -412,12 +454,10 @@ async def _execute(request: _Request, reader: asyncio.StreamReader, writer: asyn
             # before our close reached it), and a broken call makes it replace the worker at once.
             _out_of_memory(agent, sink)
             return False
-        if gone:
+        if gone or writer.is_closing():
             return False
         if ctx._timed_out and not agent.is_async and _state.draining:
             return False  # unfinished: the driver replaces the worker and never reuses the connection
-        writer.write(b"0\r\n\r\n")
-        await writer.drain()
     except (ConnectionError, RuntimeError):
         sink.cancel_flag = True
         sink.closed = True
@@ -427,15 +467,8 @@ async def _execute(request: _Request, reader: asyncio.StreamReader, writer: asyn
     finally:
         if timer is not None:
             timer.cancel()
-
-        if not watch.done():
-            watch.cancel()
-            try:
-                await watch  # the reader is free again only once the cancellation is through
-            except asyncio.CancelledError:
-                pass
-        elif not watch.cancelled():
-            reusable = False  # the client went away (or sent bytes mid-response)
+        if poll is not None:
+            poll.cancel()
     return reusable
 
 
