@@ -29,6 +29,9 @@ python3 -c 'import scikit_build_core, pybind11, pytest' 2>/dev/null ||
 # The official MCP client (PyPI `mcp`, pinned) for tests/python/test_ctx_gateway.py.
 python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("mcp") != "2.3.0")' 2>/dev/null ||
   python3 -m pip install --quiet --root-user-action=ignore 'mcp==2.3.0'
+# The official A2A Python SDK (PyPI), the client of tuna.a2a's interop tests (tests/python/test_a2a_*.py).
+python3 -c 'import importlib.metadata as m; assert m.version("a2a-sdk") == "1.3.0"' 2>/dev/null ||
+  python3 -m pip install --quiet --root-user-action=ignore 'a2a-sdk==1.3.0'
 rm -rf build/python-dist
 python3 -m pip wheel . --quiet --no-build-isolation --no-deps -w build/python-dist \
   -C build-dir=build/python-ci -C cmake.define.TUNA_PYTHON_PREBUILT_LIBRARY="$PWD/build/libtuna.a"

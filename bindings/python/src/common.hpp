@@ -55,5 +55,6 @@ void SetPythonError(const Status& s);
 
 void BindCodec(py::module_& m);
 void BindClient(py::module_& m);
+void BindA2a(py::module_& m);
 
 }  // namespace tuna::python

@@ -65,4 +65,5 @@ PYBIND11_MODULE(_tuna, m) {
   BindClient(m);
   BindMcpClient(m);
   BindA2aClient(m);
+  BindA2a(m);
 }

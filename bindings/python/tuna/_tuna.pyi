@@ -1,6 +1,6 @@
 """Type stubs of the compiled module tuna._tuna (use the `tuna` package, not this module)."""
 
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 __version__: str
 #: (value, name, reason) of every tuna::StatusCode, e.g. (2, "not_found", "NotFound").
@@ -159,3 +159,50 @@ class A2aClient:
         include_artifacts: bool = False,
         headers: Dict[str, str] = ...,
     ) -> Dict[str, Any]: ...
+# ---- the A2A runtime (used by tuna.a2a; see tuna/a2a/server.py) ----
+
+class A2ACall:
+    """One handler call inside the C++ A2A server: tuna.a2a's sink (internal)."""
+
+    task_id: str
+    context_id: str
+    @property
+    def task_exists(self) -> bool: ...
+    @property
+    def message(self) -> Any: ...  # tuna.a2a.Message
+    @property
+    def history(self) -> List[Any]: ...  # List[tuna.a2a.Message]
+    @property
+    def metadata(self) -> Dict[str, Any]: ...
+    @property
+    def task_state(self) -> Optional[str]: ...
+    def cancelled(self) -> bool: ...
+    def status(self, state: str, message: Any = None, metadata: Optional[Dict[str, Any]] = None) -> None: ...
+    def artifact(self, artifact: Any, append: bool = False, last_chunk: bool = True) -> None: ...
+    def reply(self, message: Any) -> None: ...
+    def finish(self) -> None: ...
+
+class A2AServer:
+    """tuna::a2a::Server + HttpServer over a memory SessionStore, running a Python dispatcher."""
+
+    def __init__(
+        self,
+        dispatch: Callable[[A2ACall], Any],
+        card: Dict[str, Any],
+        max_concurrent_tasks: int = 16,
+        max_queued_tasks: int = 256,
+        blocking_timeout: float = 50.0,
+        public_url: str = "",
+        allowed_hosts: List[str] = ...,
+        allowed_origins: List[str] = ...,
+        io_threads: int = 2,
+        worker_threads: int = 8,
+    ) -> None: ...
+    def start(self, host: str, port: int) -> int: ...
+    def stop(self) -> None: ...
+    def handle(self, body: str) -> str: ...
+    def card(self, url: str) -> Dict[str, Any]: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def active_tasks(self) -> int: ...

@@ -1,0 +1,42 @@
+"""python -m tuna.a2a serve module:agent [--host H] [--port P]   the C++ A2A server, standalone
+python -m tuna.a2a worker                                      a generic worker of tuna's pool"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import List, Optional
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tuna.a2a", description="tuna's A2A runtime for Python agents")
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="serve an Agent with tuna's C++ A2A server (JSON-RPC, SSE, A2A 1.0 and 0.3)")
+    s.add_argument("entrypoint", help="module:attr naming a tuna.a2a.Agent (file.py:attr works too)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000, help="0: any free port (printed)")
+    s.add_argument("--public-url", default="", help="the endpoint URL written into the agent card")
+    s.add_argument("--allowed-host", action="append", default=[], help="Host header names to accept (default localhost)")
+    s.add_argument("--allowed-origin", action="append", default=[], help="browser origins to accept")
+    s.add_argument("--max-tasks", type=int, default=None, help="handlers running at once")
+    s.add_argument("--path", default=".", help="directory put first on sys.path (default: the current one)")
+    w = sub.add_parser("worker", help="a generic pool worker (worker protocol on $TUNA_WORKER_SOCKET)")
+    w.add_argument("--socket", default=None, help="default $TUNA_WORKER_SOCKET")
+    args = parser.parse_args(argv)
+
+    if args.command == "worker":
+        from .worker import main as worker_main  # noqa: PLC0415
+        worker_main(args.socket)
+        return 0
+
+    from .server import serve  # noqa: PLC0415
+    from .worker import load_entrypoint  # noqa: PLC0415
+    agent = load_entrypoint(args.entrypoint, os.path.abspath(args.path))
+    serve(agent, args.host, args.port, public_url=args.public_url, allowed_hosts=args.allowed_host,
+          allowed_origins=args.allowed_origin, max_concurrent_tasks=args.max_tasks)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

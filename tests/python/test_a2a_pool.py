@@ -1,0 +1,332 @@
+"""Python agents (tuna.a2a) deployed on the pool of a real `tuna server`, reached through the
+gateway (/a2a/{ns}/{agent}/{stage}) with an API key and the official `a2a-sdk` client (and the
+`@a2a-js/sdk` clients, 1.0 and 0.3): send,
+streaming events arriving one by one, cancel reaching the handler, multi-turn, a raising handler,
+a handler hanging past its deadline (the worker is replaced; other agents are unaffected)."""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import tuna
+from a2a_helpers import AGENTS, assert_streamed_live, fetch_card, part_texts, run_js_client, sdk_client, user_message
+from conftest import REPO, tuna_binary, wait_for
+
+pytest.importorskip("a2a.client", reason="pip install a2a-sdk (scripts/test.sh does)")
+
+from a2a.types.a2a_pb2 import CancelTaskRequest, GetTaskRequest, TaskState  # noqa: E402
+
+AGENT_TIMEOUT = 3  # seconds (Agent.timeout of the test agent); the worker's grace period is 2 s more
+
+
+def _manifests(tmp: Path) -> Path:
+    src = tmp / "pyagent"
+    src.mkdir()
+    shutil.copy(AGENTS / "interop_agent.py", src / "interop_agent.py")
+    shutil.copy(AGENTS / "js_echo.py", src / "js_echo.py")
+    # This interpreter (it has tuna) found through PATH rather than named by its path: the pool
+    # bind-mounts absolute command paths into the bubblewrap sandbox, which fails for a virtual
+    # environment's symlinked bin/python.
+    bindir = os.path.dirname(sys.executable)
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin"}
+    if os.environ.get("PYTHONPATH"):  # a development tree: tuna is not installed, only on the path
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    environment = {
+        "apiVersion": "tuna.ai/v1alpha1", "kind": "AgentEnvironment",
+        "metadata": {"name": "python-a2a", "namespace": "default"},
+        "spec": {"runtime": "python3", "workerCommand": f"{os.path.basename(sys.executable)} -m tuna.a2a worker",
+                 "buildScript": "true", "driver": "pool", "poolSize": 1, "env": env,
+                 "resources": {"limits": {"memory": "512Mi"}}},
+    }
+
+    def deployment(name, source, entrypoint, extra_env):
+        return {"apiVersion": "tuna.ai/v1alpha1", "kind": "AgentDeployment",
+                "metadata": {"name": name, "namespace": "default"},
+                "spec": {"environmentName": "python-a2a", "entrypoint": entrypoint,
+                         "stages": {"staging": {"source": {"archive": f"file:{source}"},
+                                                "env": {"TUNA_STAGE": "staging", **extra_env}}}}}
+
+    docs = [environment,
+            deployment("pyagent", src, "interop_agent:agent", {"AGENT_TIMEOUT": str(AGENT_TIMEOUT)}),
+            deployment("pyecho", REPO / "examples" / "python" / "echo", "agent:agent", {}),
+            deployment("pyjs", src, "js_echo:agent", {})]
+    path = tmp / "manifests.yaml"
+    path.write_text("\n---\n".join(json.dumps(d) for d in docs))
+    return path
+
+
+@pytest.fixture(scope="module")
+def deployed(tuna_server, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("a2a-pool")
+    env = tuna_server.env()
+    env.update(TUNA_SERVER=tuna_server.url, TUNA_TOKEN=tuna_server.token)
+    applied = subprocess.run([str(tuna_binary()), "apply", "-f", str(_manifests(tmp))], env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    client = tuna.Client(tuna_server.url, tuna_server.token)
+    for name in ("pyagent", "pyecho", "pyjs"):
+        def phase(name=name):
+            status = client.get("agentdeployment", name).get("status", {})
+            return status.get("phase") == "StagingDeployed"
+        try:
+            wait_for(phase, timeout=120, interval=0.2)
+        except BaseException:
+            print(json.dumps(client.get("agentdeployment", name), indent=1))
+            print(client.events("agentdeployment", name))
+            raise
+    request = urllib.request.Request(
+        f"{tuna_server.url}/apis/tuna.ai/v1alpha1/namespaces/default/apikeys",
+        data=json.dumps({"metadata": {"name": "pytest-a2a"}, "spec": {"scope": "invoke"}}).encode(),
+        headers={"Authorization": f"Bearer {tuna_server.token}", "Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        key = json.loads(response.read())["token"]
+    return tuna_server, key
+
+
+def url_of(server, agent):
+    return f"{server.url}/a2a/default/{agent}/staging"
+
+
+def worker_logs(server) -> str:
+    return "".join(Path(p).read_text(errors="replace") for p in sorted(glob.glob(str(server.data_dir / "pool" / "workers" / "*.log"))))
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_card_and_send_through_the_gateway(deployed):
+    server, key = deployed
+
+    async def main():
+        card = await fetch_card(url_of(server, "pyagent"), key)
+        assert card.name == "pyagent"  # the gateway's card (no AgentCatalogue: the deployment's name)
+        async with sdk_client(url_of(server, "pyagent"), key, streaming=False) as client:
+            [answer] = [e async for e in client.send_message(user_message("hi"))]
+            # Through the gateway every message has a task (it keeps tasks for workers that come and go).
+            assert answer.task.status.state == TaskState.TASK_STATE_COMPLETED
+            assert part_texts(answer.task.status.message.parts) == "echo: hi [staging]"
+        async with sdk_client(url_of(server, "pyecho"), key, streaming=False) as client:
+            [answer] = [e async for e in client.send_message(user_message("hello"))]
+            assert part_texts(answer.task.status.message.parts) == "echo: hello"
+    run(main())
+    # The worker specialized fast: the interpreter and tuna were imported before.
+    loads = [json.loads(l)["load_ms"] for l in worker_logs(server).splitlines() if '"specialized"' in l]
+    assert loads and max(loads) < 1000, loads
+    print(f"specialization (agent module import) ms: {loads}")
+
+
+@pytest.mark.parametrize("version", ["1.0", "0.3"])
+def test_official_javascript_sdk_through_the_gateway(deployed, version):
+    server, key = deployed
+    # The trailing slash matters: the SDK resolves ".well-known/agent-card.json" against the URL,
+    # and without it the last segment (the stage) would be dropped: production would answer.
+    done = run_js_client(url_of(server, "pyjs") + "/", key, version)
+    assert done.returncode == 0 and "ALL OK" in done.stdout, done.stdout + done.stderr
+
+
+def test_streaming_events_arrive_one_by_one(deployed):
+    server, key = deployed
+
+    async def main():
+        async with sdk_client(url_of(server, "pyagent"), key, streaming=True) as client:
+            arrivals = []
+            task_id = ""
+            started = time.monotonic()
+            async for event in client.send_message(user_message("stream 4 0.4")):
+                kind = event.WhichOneof("payload")
+                arrivals.append((time.monotonic(), kind))
+                if kind == "task":
+                    task_id = event.task.id
+            kinds = [k for _, k in arrivals]
+            assert kinds.count("artifact_update") == 4 and kinds[-1] == "status_update", kinds
+            assert_streamed_live([t for t, k in arrivals if k == "artifact_update"], started, 0.4)
+            task = await client.get_task(GetTaskRequest(id=task_id))
+            assert task.status.state == TaskState.TASK_STATE_COMPLETED
+            assert part_texts(task.artifacts[0].parts) == "0123"
+    run(main())
+
+
+def test_cancel_reaches_the_handler_on_the_pool(deployed):
+    server, key = deployed
+
+    async def main():
+        async with sdk_client(url_of(server, "pyagent"), key, streaming=True) as client:
+            stream = client.send_message(user_message("wait"))
+            task_id = ""
+            async for event in stream:
+                kind = event.WhichOneof("payload")
+                if kind == "task":
+                    task_id = event.task.id
+                if kind == "status_update" and part_texts(event.status_update.status.message.parts) == "waiting":
+                    break  # the handler runs on the worker
+            await stream.aclose()
+            canceled = await client.cancel_task(CancelTaskRequest(id=task_id))
+            assert canceled.status.state == TaskState.TASK_STATE_CANCELED
+            return task_id
+    task_id = run(main())
+    wait_for(lambda: f"handler cancelled: {task_id}" in worker_logs(server), timeout=15)
+
+
+def test_multi_turn_on_the_pool(deployed):
+    server, key = deployed
+
+    async def main():
+        async with sdk_client(url_of(server, "pyagent"), key, streaming=False) as client:
+            [first] = [e async for e in client.send_message(user_message("ask"))]
+            assert first.task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+            t = first.task
+            [second] = [e async for e in client.send_message(user_message("Ada", t.id, t.context_id))]
+            assert second.task.status.state == TaskState.TASK_STATE_COMPLETED
+            assert part_texts(second.task.status.message.parts) == "hello Ada (turn 2)"
+    run(main())
+
+
+def test_a_raising_handler_fails_the_task_with_a_clear_message(deployed):
+    server, key = deployed
+
+    async def main():
+        async with sdk_client(url_of(server, "pyagent"), key, streaming=False) as client:
+            [answer] = [e async for e in client.send_message(user_message("boom"))]
+            assert answer.task.status.state == TaskState.TASK_STATE_FAILED
+            assert part_texts(answer.task.status.message.parts) == "RuntimeError: the model is on fire"
+    run(main())
+    assert "the model is on fire" in worker_logs(server) and "Traceback" in worker_logs(server)
+
+
+def test_a_hung_handler_fails_its_task_and_the_worker_is_replaced(deployed):
+    server, key = deployed
+
+    async def main():
+        async with sdk_client(url_of(server, "pyagent"), key, streaming=False) as client:
+            started = time.monotonic()
+            [answer] = [e async for e in client.send_message(user_message("hang"))]
+            elapsed = time.monotonic() - started
+            assert answer.task.status.state == TaskState.TASK_STATE_FAILED
+            text = part_texts(answer.task.status.message.parts)
+            assert "exited" in text and "replaced" in text, text
+            # The message carries the worker's last log lines: the runtime says why it exited.
+            assert "past its deadline and grace period" in text, text
+            print(f"hung handler: {text}")
+            assert elapsed < AGENT_TIMEOUT + 15
+        # Another agent was not affected ...
+        async with sdk_client(url_of(server, "pyecho"), key, streaming=False) as client:
+            [answer] = [e async for e in client.send_message(user_message("still here"))]
+            assert part_texts(answer.task.status.message.parts) == "echo: still here"
+        # ... and the agent answers again, from a new worker.
+        async with sdk_client(url_of(server, "pyagent"), key, streaming=False) as client:
+            [answer] = [e async for e in client.send_message(user_message("again"))]
+            assert answer.task.status.state == TaskState.TASK_STATE_COMPLETED
+            assert part_texts(answer.task.status.message.parts) == "echo: again [staging]"
+    run(main())
+
+
+def test_a_handler_past_the_memory_limit_fails_its_task_and_the_worker_is_replaced(deployed):
+    server, key = deployed
+
+    async def main():
+        async with sdk_client(url_of(server, "pyagent"), key, streaming=False) as client:
+            [answer] = [e async for e in client.send_message(user_message("leak"))]
+            assert answer.task.status.state == TaskState.TASK_STATE_FAILED
+            text = part_texts(answer.task.status.message.parts)
+            assert text.startswith("MemoryError: the handler ran out of memory"), text
+            [answer] = [e async for e in client.send_message(user_message("after"))]
+            assert part_texts(answer.task.status.message.parts) == "echo: after [staging]"
+        async with sdk_client(url_of(server, "pyecho"), key, streaming=False) as client:
+            [answer] = [e async for e in client.send_message(user_message("fine"))]
+            assert part_texts(answer.task.status.message.parts) == "echo: fine"
+    run(main())
+
+
+def git_push_example(server, example: str, name: str, tmp_path: Path) -> None:
+    """Pushes examples/python/EXAMPLE as the repository NAME of the server and waits for staging."""
+    env = server.env()
+    env.update(TUNA_SERVER=server.url, TUNA_TOKEN=server.token)
+    created = subprocess.run([str(tuna_binary()), "repo", "create", name], env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert created.returncode == 0, created.stdout + created.stderr
+    repo = tmp_path / example
+    shutil.copytree(REPO / "examples" / "python" / example, repo)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", f"{example} agent"]):
+        subprocess.run(git + args, cwd=repo, check=True, env=env, timeout=60)
+    remote = server.url.replace("http://", f"http://tuna:{server.token}@") + f"/git/default/{name}.git"
+    pushed = subprocess.run(git + ["push", remote, "main"], cwd=repo, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    client = tuna.Client(server.url, server.token)
+    wait_for(lambda: client.get("agentdeployment", name).get("status", {}).get("phase") == "StagingDeployed",
+             timeout=120, interval=0.2)
+
+
+def test_the_echo_example_deploys_with_git_push(deployed, tmp_path):
+    server, key = deployed
+    git_push_example(server, "echo", "py-echo", tmp_path)  # the name its tuna.yaml gives
+
+    async def main():
+        card = await fetch_card(url_of(server, "py-echo"), key)
+        assert card.name == "Echo (Python)"
+        async with sdk_client(url_of(server, "py-echo"), key, streaming=False) as client:
+            [answer] = [e async for e in client.send_message(user_message("pushed"))]
+            assert part_texts(answer.task.status.message.parts) == "echo: pushed"
+    run(main())
+
+
+def test_the_streaming_example_deploys_with_git_push(deployed, tmp_path):
+    server, key = deployed
+    git_push_example(server, "streaming", "py-streaming", tmp_path)
+
+    async def main():
+        url = url_of(server, "py-streaming")
+        card = await fetch_card(url, key)
+        assert card.name == "Streaming (Python)" and [s.id for s in card.skills] == ["count", "words"]
+        async with sdk_client(url, key, streaming=True) as client:
+            chunks = []
+            started = time.monotonic()
+            async for event in client.send_message(user_message("count 3")):
+                if event.WhichOneof("payload") == "artifact_update":
+                    chunks.append((time.monotonic(), part_texts(event.artifact_update.artifact.parts)))
+                last = event
+            assert [c for _, c in chunks] == ["1\n", "2\n", "3\n"]
+            assert_streamed_live([t for t, _ in chunks], started, 0.2)  # 0.2 s apart, as the agent yields them
+            assert part_texts(last.status_update.status.message.parts) == "counted to 3"
+        async with sdk_client(url, key, streaming=False) as client:
+            [first] = [e async for e in client.send_message(user_message("ask"))]
+            assert first.task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+            [second] = [e async for e in client.send_message(user_message("Grace", first.task.id, first.task.context_id))]
+            assert part_texts(second.task.status.message.parts) == "nice to meet you, Grace"
+    run(main())
+
+
+def test_the_remember_example_keeps_a_conversation_in_ctx_memory(deployed, tmp_path):
+    server, key = deployed
+    env = server.env()
+    env.update(TUNA_SERVER=server.url, TUNA_TOKEN=server.token)
+    applied = subprocess.run([str(tuna_binary()), "apply", "-f", str(REPO / "examples" / "python" / "remember" / "memory.yaml")],
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    git_push_example(server, "remember", "py-remember", tmp_path)
+
+    async def main():
+        async with sdk_client(url_of(server, "py-remember"), key, streaming=False) as client:
+            [first] = [e async for e in client.send_message(user_message("my name is Ada"))]
+            assert part_texts(first.task.status.message.parts) == "nice to meet you; I will remember: my name is Ada", \
+                first.task.status
+            context = first.task.context_id
+            [second] = [e async for e in client.send_message(user_message("I like tea", context_id=context))]
+            assert part_texts(second.task.status.message.parts) == "you told me before: my name is Ada"
+            # Another conversation starts empty.
+            [other] = [e async for e in client.send_message(user_message("hello"))]
+            assert part_texts(other.task.status.message.parts).startswith("nice to meet you")
+    run(main())
