@@ -330,3 +330,67 @@ def test_the_remember_example_keeps_a_conversation_in_ctx_memory(deployed, tmp_p
             [other] = [e async for e in client.send_message(user_message("hello"))]
             assert part_texts(other.task.status.message.parts).startswith("nice to meet you")
     run(main())
+
+
+def test_the_tools_example_calls_an_mcp_server_and_an_http_tool_through_its_binding(deployed, tmp_path):
+    """examples/python/tools: ctx.tools reaches the hello stdio MCP server (on the pool) and the
+    petstore HTTP tool (here backed by a local server) through the agent's federated endpoint."""
+    import http.server
+    import threading
+
+    class Petstore(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen_keys.append(self.headers.get("api_key", ""))
+            body = json.dumps({"id": int(self.path.rsplit("/", 1)[-1]), "name": "Rex"}).encode()
+            ok = self.path.startswith("/api/v3/pet/")
+            self.send_response(200 if ok else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    seen_keys = []
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Petstore)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    server, key = deployed
+    try:
+        client = tuna.Client(server.url, server.token)
+        manifests = REPO / "examples" / "manifests"
+        env = server.env()
+        env.update(TUNA_SERVER=server.url, TUNA_TOKEN=server.token)
+        applied = subprocess.run([str(tuna_binary()), "apply", "-f", str(manifests / "agent-environment.yaml"), "-f",
+                                  str(manifests / "mcp-server-deployment.yaml"), "-f",
+                                  str(manifests / "http-tool-deployment.yaml")], env=env, capture_output=True, text=True,
+                                 timeout=120)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        # The petstore's credential (credentials.secretRef): a secret file of the server's.
+        secret = server.data_dir / "secrets" / "default" / "petstore-credentials" / "api-key"
+        secret.parent.mkdir(parents=True, exist_ok=True)
+        secret.write_text("special-key\n")
+        secret.chmod(0o600)
+        petstore = client.get("httptooldeployment", "petstore")
+        petstore["spec"]["baseUrl"] = f"http://127.0.0.1:{upstream.server_address[1]}/api/v3"
+        client.apply(petstore)
+        wait_for(lambda: client.get("mcpserverdeployment", "hello").get("status", {}).get("phase") in
+                 ("StagingDeployed", "ProductionDeployed"), timeout=120, interval=0.2)
+        git_push_example(server, "tools", "py-tools", tmp_path)
+
+        async def main():
+            async with sdk_client(url_of(server, "py-tools"), key, streaming=False) as a2a:
+                [listed] = [e async for e in a2a.send_message(user_message("tools"))]
+                assert part_texts(listed.task.status.message.parts) == "I may use: hello__add, petstore__getPetById", \
+                    listed.task.status
+                [added] = [e async for e in a2a.send_message(user_message("add 2 3"))]
+                assert added.task.status.state == TaskState.TASK_STATE_COMPLETED, added.task.status
+                assert part_texts(added.task.status.message.parts) in ("5", "5.0"), added.task.status
+                [pet] = [e async for e in a2a.send_message(user_message("pet 7"))]
+                assert pet.task.status.state == TaskState.TASK_STATE_COMPLETED, pet.task.status
+                assert '"name": "Rex"' in part_texts(pet.task.status.message.parts) or \
+                    '"name":"Rex"' in part_texts(pet.task.status.message.parts), pet.task.status
+                assert seen_keys == ["special-key"], seen_keys  # the credential reached the upstream
+        run(main())
+    finally:
+        upstream.shutdown()
