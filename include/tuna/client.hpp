@@ -122,6 +122,10 @@ class Client {
   virtual Result<std::vector<ObjectEvent>> ListEvents(const ObjectKey& key) = 0;
   /// Reads a build's log from `offset` (key.kind: AgentBuild or MCPServerBuild).
   virtual Result<BuildLogChunk> ReadBuildLog(const ObjectKey& key, std::size_t offset) = 0;
+  /// What a stage's running revision wrote (key.kind: AgentDeployment or MCPServerDeployment;
+  /// stage "staging" or "production"): the last `tail_bytes` of each replica's output, each
+  /// under a "==> worker N <==" heading (GET .../{name}/log?stage=&tailBytes=).
+  virtual Result<std::string> ReadDeploymentLogs(const ObjectKey& key, std::string_view stage, std::size_t tail_bytes) = 0;
   /// Uploads an archive (a snapshot, tar.gz) to the server's artifact store (POST /artifacts);
   /// returns its digest ("sha256:...").
   virtual Result<std::string> UploadArtifact(std::string_view bytes) = 0;

@@ -107,6 +107,12 @@ class Deployment {
   virtual DeploymentState State() = 0;
   /// Stops every worker of the revision and removes its files. Idempotent.
   virtual Status Undeploy() = 0;
+  /// What the revision's processes wrote (stdout and stderr: a runtime's structured log lines),
+  /// at most the last `tail_bytes` of each replica, each under a "==> worker N <==" heading.
+  virtual Result<std::string> ReadLogs(std::size_t tail_bytes) {
+    (void)tail_bytes;
+    return Unimplemented("this driver keeps no logs of deployments");
+  }
 };
 using DeploymentPtr = std::shared_ptr<Deployment>;
 

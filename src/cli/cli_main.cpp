@@ -81,10 +81,16 @@ const std::vector<Command>& Commands() {
       {"version", "Print the client version and, if reachable, the server's", "tuna version [--client]", "",
        {{"client", 0, false, "", "only the client version; do not contact the server"}}, true, &RunVersion},
       {"api-resources", "List the kinds the server serves", "tuna api-resources", "", {}, true, &RunApiResources},
-      {"logs", "Print a build's log", "tuna logs build/NAME|mcpbuild/NAME [-f] [-n NS]",
-       "Prints the build's log so far; with -f, keeps printing until the build succeeds or fails.\n"
-       "After a server restart only the tail kept in the build's status remains.\n",
-       {{"follow", 'f', false, "", "follow the log until the build ends"}}, true, &RunLogs},
+      {"logs", "Print a build's log, or what a deployment's workers wrote",
+       "tuna logs build/NAME|mcpbuild/NAME [-f] | agentdeployment/NAME|mcpserverdeployment/NAME [--stage S] [-n NS]",
+       "A build: its log so far; with -f, keeps printing until the build succeeds or fails. After a\n"
+       "server restart only the tail kept in the build's status remains.\n"
+       "A deployment: the output of each worker of the stage's running revision (stdout and stderr;\n"
+       "tuna.a2a agents write one JSON object per ctx.log line), the last --tail-bytes of each.\n",
+       {{"follow", 'f', false, "", "follow the log until the build ends"},
+        {"stage", 0, true, "STAGE", "staging or production (deployments; default production)"},
+        {"tail-bytes", 0, true, "N", "at most this much of each worker's output (deployments; default 65536)"}},
+       true, &RunLogs},
       {"repo", "Create, list and delete git repositories (git push deploys; docs/gitops.md)",
        "tuna repo create|delete NAME... | tuna repo list [-n NS]",
        "A branch push deploys the agent named in the repository's tuna.yaml to staging, a tag matching\n"

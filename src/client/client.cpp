@@ -371,6 +371,21 @@ class HttpClient final : public Client {
     return chunk;
   }
 
+  Result<std::string> ReadDeploymentLogs(const ObjectKey& key, std::string_view stage, std::size_t tail_bytes) override {
+    const KindInfo* info = KindOrNull(key.kind);
+    if (info == nullptr) return UnknownKind(key.kind);
+    std::string target = ObjectPath(*info, key.namespace_, key.name) + "/log";
+    AddQuery(target, "stage", std::string(stage));
+    AddQuery(target, "tailBytes", std::to_string(tail_bytes));
+    TUNA_ASSIGN_OR_RETURN(auto r, Call(Req("GET", target)));
+    if (r.status >= 300) {
+      TUNA_ASSIGN_OR_RETURN(auto v, ParseBody(r, "logs"));  // the error's Status
+      (void)v;
+      return Internal("server answered HTTP " + std::to_string(r.status));
+    }
+    return std::move(r.body);
+  }
+
   Result<std::string> UploadArtifact(std::string_view bytes) override {
     TUNA_ASSIGN_OR_RETURN(auto r, Call(Req("POST", "/artifacts", std::string(bytes), "application/octet-stream")));
     TUNA_ASSIGN_OR_RETURN(auto v, ParseBody(r, "artifact"));

@@ -203,6 +203,33 @@ class WorkloadControllersImpl final : public WorkloadControllers {
     return ExecutorForStage(kind, ns, name, stage, std::string_view());
   }
 
+  Result<std::string> LogsForStage(std::string_view kind, const std::string& ns, const std::string& name, std::string_view stage,
+                                   std::size_t tail_bytes) override {
+    auto target = ParseEnum<BuildTarget>(stage);
+    if (!target) return InvalidArgument("unknown stage \"" + std::string(stage) + "\" (expected staging or production)", "stage");
+    TUNA_ASSIGN_OR_RETURN(Resource r, ctx_.store->Get({std::string(kind), ns, name}));
+    DeploymentStatus status;
+    std::string env_name;
+    if (kind == "AgentDeployment") {
+      TUNA_ASSIGN_OR_RETURN(auto d, AgentDeployment::FromResource(r));
+      status = d.status;
+      env_name = d.spec.environment_name;
+    } else if (kind == "MCPServerDeployment") {
+      TUNA_ASSIGN_OR_RETURN(auto d, MCPServerDeployment::FromResource(r));
+      status = d.status;
+      env_name = d.spec.environment_name;
+    } else {
+      return InvalidArgument("kind " + std::string(kind) + " has no stages");
+    }
+    const StageRevision& rev = *target == BuildTarget::kStaging ? status.revisions.staging : status.revisions.production;
+    if (rev.revision.empty()) {
+      return Unavailable(std::string(kind) + " " + ns + "/" + name + " has no " + std::string(stage) + " revision deployed yet");
+    }
+    TUNA_ASSIGN_OR_RETURN(Driver * driver, DriverForEnvironment(ns, env_name));
+    TUNA_ASSIGN_OR_RETURN(DeploymentPtr deployment, driver->FindDeployment(DeploymentJobId(ns, name, *target, rev.revision)));
+    return deployment->ReadLogs(tail_bytes);
+  }
+
   Result<ExecutorPtr> ExecutorForStage(std::string_view kind, const std::string& ns, const std::string& name,
                                        std::string_view stage, std::string_view affinity_key) override {
     auto target = ParseEnum<BuildTarget>(stage);

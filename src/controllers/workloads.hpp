@@ -59,6 +59,10 @@ class WorkloadControllers {
   /// canary runs (status.revisions.<stage>.previous set, spec.rollout.canaryPercent below 100) it
   /// splits: each call goes to the newest revision with probability canaryPercent/100, else to
   /// the previous one.
+  /// The logs of a stage's current revision (Deployment::ReadLogs): what its workers wrote,
+  /// at most `tail_bytes` per replica. NotFound / Unavailable like ExecutorForStage.
+  virtual Result<std::string> LogsForStage(std::string_view kind, const std::string& ns, const std::string& name,
+                                           std::string_view stage, std::size_t tail_bytes) = 0;
   virtual Result<ExecutorPtr> ExecutorForStage(std::string_view kind, const std::string& ns,
                                                const std::string& name, std::string_view stage) = 0;
   /// As above, but every call of the returned executor goes to the one revision `affinity_key`

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -65,6 +66,9 @@ std::optional<net::HttpResponse> WorkloadRoutes::Handle(net::HttpRequest& req) {
   }
   if (sub == "log" && s.size() == 8 && (plural == "agentbuilds" || plural == "mcpserverbuilds")) {
     return BuildLog(req, plural == "agentbuilds" ? "AgentBuild" : "MCPServerBuild", ns, name);
+  }
+  if (sub == "log" && s.size() == 8 && req.method == "GET" && (plural == "agentdeployments" || plural == "mcpserverdeployments")) {
+    return DeploymentLogs(req, plural == "agentdeployments" ? "AgentDeployment" : "MCPServerDeployment", ns, name);
   }
   if (sub == "proxy" && s.size() >= 9 && (plural == "agentdeployments" || plural == "mcpserverdeployments")) {
     std::string rest;
@@ -161,6 +165,32 @@ net::HttpResponse WorkloadRoutes::BuildLog(net::HttpRequest& req, const std::str
   r.headers.emplace_back("X-Log-Offset", std::to_string(next));
   r.headers.emplace_back("X-Log-Complete", complete ? "true" : "false");
   r.body = std::move(text);
+  return r;
+}
+
+net::HttpResponse WorkloadRoutes::DeploymentLogs(net::HttpRequest& req, const std::string& kind, const std::string& ns,
+                                                 const std::string& name) {
+  const std::string route = "/apis/tuna.ai/v1alpha1/namespaces/{namespace}/{plural}/{name}/log";
+  if (controllers_ == nullptr) return Error(Unavailable("controllers are not running in this server"), req, route);
+  constexpr std::size_t kDefaultTail = 64 << 10, kMaxTail = 4 << 20;
+  std::size_t tail = kDefaultTail;
+  if (req.HasQuery("tailBytes")) {
+    std::string text = req.QueryOr("tailBytes");
+    char* end = nullptr;
+    unsigned long long n = std::strtoull(text.c_str(), &end, 10);
+    if (text.empty() || end == nullptr || *end != '\0' || n == 0 || n > kMaxTail) {
+      return Error(InvalidArgument("tailBytes: expected 1 to " + std::to_string(kMaxTail) + ", got \"" + text.substr(0, 40) + "\"",
+                                   "tailBytes"),
+                   req, route);
+    }
+    tail = static_cast<std::size_t>(n);
+  }
+  auto logs = controllers_->LogsForStage(kind, ns, name, req.QueryOr("stage", "production"), tail);
+  if (!logs.ok()) return Error(logs.status(), req, route);
+  net::HttpResponse r;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = std::move(*logs);
+  r.route = route;
   return r;
 }
 

@@ -4,6 +4,7 @@
 //   GET  /artifacts/{digest}              download it
 //   GET  .../namespaces/{ns}/{agentbuilds|mcpserverbuilds}/{name}/log[?offset=N]
 //   ANY  .../namespaces/{ns}/{agentdeployments|mcpserverdeployments}/{name}/proxy/{stage}/{path}
+//   GET  .../namespaces/{ns}/{agentdeployments|mcpserverdeployments}/{name}/log[?stage=&tailBytes=]
 //   GET  .../namespaces/{ns}/{plural}/{name}/events   recent events (newest last)
 // The proxy sub-resource (as Kubernetes' services/proxy) reaches a stage's revision through its
 // executor; the A2A/MCP gateway replaces it as the user-facing way in.
@@ -33,6 +34,8 @@ class WorkloadRoutes {
   net::HttpResponse DownloadArtifact(net::HttpRequest& req, const std::string& digest);
   net::HttpResponse BuildLog(net::HttpRequest& req, const std::string& kind, const std::string& ns,
                              const std::string& name);
+  net::HttpResponse DeploymentLogs(net::HttpRequest& req, const std::string& kind, const std::string& ns,
+                                   const std::string& name);
   net::HttpResponse Proxy(net::HttpRequest& req, const std::string& kind, const std::string& ns,
                           const std::string& name, const std::string& stage, const std::string& rest);
 

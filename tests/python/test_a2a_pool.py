@@ -394,3 +394,31 @@ def test_the_tools_example_calls_an_mcp_server_and_an_http_tool_through_its_bind
         run(main())
     finally:
         upstream.shutdown()
+
+
+def test_the_agents_log_lines_reach_tuna_logs(deployed):
+    """ctx.log lines (JSON, one per line) of a Python agent on the pool: `tuna logs agentdeployment/NAME`."""
+    server, key = deployed
+
+    async def send():
+        async with sdk_client(url_of(server, "pyecho"), key, streaming=False) as client:
+            [answer] = [e async for e in client.send_message(user_message("log me"))]
+            assert part_texts(answer.task.status.message.parts) == "echo: log me"
+    run(send())
+    env = server.env()
+    env.update(TUNA_SERVER=server.url, TUNA_TOKEN=server.token)
+    logs = subprocess.run([str(tuna_binary()), "logs", "agentdeployment/pyecho", "--stage", "staging"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert logs.returncode == 0, logs.stderr
+    assert "==> worker " in logs.stdout
+    lines = [json.loads(line) for line in logs.stdout.splitlines() if line.startswith("{")]
+    echoing = [line for line in lines if line.get("msg") == "echoing" or line.get("message") == "echoing"]
+    assert echoing, logs.stdout[-2000:]
+    assert echoing[-1].get("chars") == len("log me"), echoing[-1]
+    # Bad input is named; a deployment that does not exist is not found.
+    bad = subprocess.run([str(tuna_binary()), "logs", "agentdeployment/pyecho", "--stage", "nope"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "stage" in bad.stderr, bad.stderr
+    missing = subprocess.run([str(tuna_binary()), "logs", "agentdeployment/nobody"], env=env, capture_output=True, text=True,
+                             timeout=60)
+    assert missing.returncode == 3, missing.stderr

@@ -165,6 +165,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   Result<DeploymentPtr> FindDeployment(const std::string& id);
   Result<ExecutorPtr> ExecutorFor(const std::string& id);
   DeploymentState StateOf(const RevisionPtr& revision);
+  Result<std::string> LogsOf(const RevisionPtr& revision, std::size_t tail_bytes);
   Status Undeploy(const RevisionPtr& revision);
   Result<InvokeResponse> Invoke(const RevisionPtr& revision, const InvokeRequest& request);
 

@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <system_error>
 #include <thread>
 
@@ -53,11 +54,34 @@ class PoolDeployment final : public Deployment {
     if (!core) return Status::Ok();  // the driver's shutdown stopped everything
     return core->Undeploy(revision_);
   }
+  Result<std::string> ReadLogs(std::size_t tail_bytes) override {
+    auto core = core_.lock();
+    if (!core) return Unavailable("pool driver is shut down");
+    return core->LogsOf(revision_, tail_bytes);
+  }
 
  private:
   std::weak_ptr<PoolCore> core_;
   RevisionPtr revision_;
 };
+
+// The last `max` bytes of a file, from a line start when the cut falls inside a line.
+std::string FileTail(const std::filesystem::path& file, std::size_t max) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return {};
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff from = size > static_cast<std::streamoff>(max) ? size - static_cast<std::streamoff>(max) : 0;
+  in.seekg(from);
+  std::string text(static_cast<std::size_t>(size - from), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (from > 0) {
+    auto nl = text.find('\n');
+    text = nl == std::string::npos ? std::string() : text.substr(nl + 1);
+  }
+  return text;
+}
 
 class PoolExecutor final : public Executor {
  public:
@@ -75,6 +99,26 @@ class PoolExecutor final : public Executor {
 };
 
 }  // namespace
+
+Result<std::string> PoolCore::LogsOf(const RevisionPtr& revision, std::size_t tail_bytes) {
+  std::vector<std::pair<std::string, std::filesystem::path>> logs;
+  {
+    std::lock_guard lock(mu_);
+    if (revision->undeployed) return Unavailable("revision " + revision->request.id + " is not deployed");
+    for (const auto& w : revision->replicas) {
+      logs.emplace_back("worker " + std::to_string(w->id) + (w->dead ? " (exited)" : ""), w->log);
+    }
+    if (revision->request.kind == WorkloadKind::kMcpServer) logs.emplace_back("MCP server (stderr)", revision->home.parent_path() / "stderr.log");
+  }
+  std::string out;
+  for (const auto& [name, file] : logs) {
+    std::string tail = FileTail(file, tail_bytes);
+    out += "==> " + name + " <==\n" + tail;
+    if (!tail.empty() && tail.back() != '\n') out += '\n';
+  }
+  if (logs.empty()) out = "(no replica is running: the revision scaled to zero or has not started one yet)\n";
+  return out;
+}
 
 std::string Fingerprint(const EnvironmentSpec& spec) {
   std::string fp = spec.runtime + '\0' + spec.run_command + '\0';
