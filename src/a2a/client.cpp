@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 
 #include "a2a/codec_util.hpp"
+#include "net/status_response.hpp"
 
 namespace tuna::a2a {
 
@@ -262,7 +263,13 @@ class Client::Impl {
       return Unavailable("agent answered HTTP " + std::to_string(t.status) + " without a JSON-RPC body: " + t.body.substr(0, 200));
     }
     const json::object& o = v.as_object();
-    if (const auto* err = o.if_contains("error")) return RpcError(*err);
+    if (const auto* err = o.if_contains("error")) {
+      Status rpc = RpcError(*err);
+      // A refusal before the agent (a gateway's 401, 403, 404, 429, 503): the HTTP status says
+      // what kind of failure it is; the JSON-RPC code is generic there (-32000).
+      if (t.status >= 400) return Status(net::StatusCodeForHttp(static_cast<int>(t.status)), rpc.message(), rpc.field());
+      return rpc;
+    }
     if (t.status < 200 || t.status >= 300) return Unavailable("agent answered HTTP " + std::to_string(t.status));
     const auto* rid = o.if_contains("id");
     if (!rid || *rid != id) return InvalidArgument("response id does not match the request", "id");

@@ -3,6 +3,8 @@
 
 #include "auth/agent_keys.hpp"
 
+#include "auth/secret_hash.hpp"
+
 #include <openssl/sha.h>
 
 #include <algorithm>
@@ -23,18 +25,6 @@ constexpr std::string_view kNamePrefix = "agent:";
 constexpr std::size_t kIdHexBytes = 6;       // 12 hex characters, as user keys
 constexpr std::size_t kSecretHexBytes = 24;  // 48 hex characters
 
-std::string Sha256Hex(std::string_view text) {
-  unsigned char hash[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), hash);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * SHA256_DIGEST_LENGTH);
-  for (unsigned char b : hash) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
-}
 
 bool IsLowerHex(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f'); });
@@ -120,7 +110,7 @@ Result<Principal> AgentKeyStore::Authenticate(std::string_view token) const {
     std::shared_lock lock(mu_);
     auto it = by_id_.find(std::string(parts->first));
     if (it != by_id_.end()) {
-      if (!core::ConstantTimeEquals(Sha256Hex(parts->second), it->second.secret_hash)) {
+      if (!core::ConstantTimeEquals(HashSecret(parts->second), it->second.secret_hash)) {
         return Unauthenticated("invalid bearer token (unknown or deleted API key)");
       }
       const ApiKeyInfo& info = it->second.info;
@@ -150,7 +140,7 @@ Result<CreatedKey> AgentKeyStore::Issue(const AgentKeyOwner& owner) {
   rec.info.created = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
   std::string secret = core::RandomHex(kSecretHexBytes);
   if (secret.empty()) return Internal("could not read random bytes for an agent key");
-  rec.secret_hash = Sha256Hex(secret);
+  rec.secret_hash = HashSecret(secret);
   std::unique_lock lock(mu_);
   // A fresh id that no agent key and no user key has (user ids are checked through the store,
   // which looks names and ids up in every namespace when given none).

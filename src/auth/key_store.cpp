@@ -2,6 +2,8 @@
 // authenticating a request is a hash lookup and one SHA-256, never I/O.
 
 #include <openssl/sha.h>
+
+#include "auth/secret_hash.hpp"
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -30,18 +32,6 @@ bool IsHex(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f'); });
 }
 
-std::string Sha256Hex(std::string_view text) {
-  unsigned char hash[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), hash);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * SHA256_DIGEST_LENGTH);
-  for (unsigned char b : hash) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
-}
 
 std::int64_t ToMillis(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -121,7 +111,7 @@ class KeyStoreImpl final : public KeyStore {
     rec.info.rate_limit = request.rate_limit;
     rec.info.created = std::chrono::time_point_cast<std::chrono::milliseconds>(Clock::now());
     if (request.ttl) rec.info.expires = rec.info.created + *request.ttl;
-    rec.secret_hash = Sha256Hex(secret);
+    rec.secret_hash = HashSecret(secret);
 
     std::unique_lock lock(mu_);
     for (const auto& [id, other] : keys_) {
@@ -211,7 +201,7 @@ class KeyStoreImpl final : public KeyStore {
     std::string_view id = token.substr(kPrefix.size(), 2 * kIdHexBytes);
     std::string_view secret = token.substr(kPrefix.size() + 2 * kIdHexBytes + 1);
     if (!IsHex(id) || !IsHex(secret)) return Unauthenticated("invalid bearer token");
-    std::string hash = Sha256Hex(secret);
+    std::string hash = HashSecret(secret);
     std::shared_lock lock(mu_);
     auto it = keys_.find(std::string(id));
     if (it == keys_.end() || !core::ConstantTimeEquals(hash, it->second.secret_hash)) {

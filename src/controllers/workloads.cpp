@@ -205,62 +205,60 @@ class WorkloadControllersImpl final : public WorkloadControllers {
 
   Result<std::string> LogsForStage(std::string_view kind, const std::string& ns, const std::string& name, std::string_view stage,
                                    std::size_t tail_bytes) override {
+    TUNA_ASSIGN_OR_RETURN(StageTarget t, ResolveStage(kind, ns, name, stage));
+    TUNA_ASSIGN_OR_RETURN(DeploymentPtr deployment,
+                          t.driver->FindDeployment(DeploymentJobId(ns, name, t.target, t.revision.revision)));
+    return deployment->ReadLogs(tail_bytes);
+  }
+
+  // A stage of an AgentDeployment or MCPServerDeployment and where its newest revision runs.
+  struct StageTarget {
+    BuildTarget target = BuildTarget::kStaging;
+    StageRevision revision;
+    Rollout rollout;
+    Driver* driver = nullptr;
+  };
+
+  Result<StageTarget> ResolveStage(std::string_view kind, const std::string& ns, const std::string& name, std::string_view stage) {
     auto target = ParseEnum<BuildTarget>(stage);
     if (!target) return InvalidArgument("unknown stage \"" + std::string(stage) + "\" (expected staging or production)", "stage");
     TUNA_ASSIGN_OR_RETURN(Resource r, ctx_.store->Get({std::string(kind), ns, name}));
     DeploymentStatus status;
+    StageTarget out;
+    out.target = *target;
     std::string env_name;
     if (kind == "AgentDeployment") {
       TUNA_ASSIGN_OR_RETURN(auto d, AgentDeployment::FromResource(r));
       status = d.status;
+      out.rollout = d.spec.rollout;
       env_name = d.spec.environment_name;
     } else if (kind == "MCPServerDeployment") {
       TUNA_ASSIGN_OR_RETURN(auto d, MCPServerDeployment::FromResource(r));
       status = d.status;
+      out.rollout = d.spec.rollout;
       env_name = d.spec.environment_name;
     } else {
       return InvalidArgument("kind " + std::string(kind) + " has no stages");
     }
-    const StageRevision& rev = *target == BuildTarget::kStaging ? status.revisions.staging : status.revisions.production;
-    if (rev.revision.empty()) {
+    out.revision = *target == BuildTarget::kStaging ? status.revisions.staging : status.revisions.production;
+    if (out.revision.revision.empty()) {
       return Unavailable(std::string(kind) + " " + ns + "/" + name + " has no " + std::string(stage) + " revision deployed yet");
     }
-    TUNA_ASSIGN_OR_RETURN(Driver * driver, DriverForEnvironment(ns, env_name));
-    TUNA_ASSIGN_OR_RETURN(DeploymentPtr deployment, driver->FindDeployment(DeploymentJobId(ns, name, *target, rev.revision)));
-    return deployment->ReadLogs(tail_bytes);
+    TUNA_ASSIGN_OR_RETURN(out.driver, DriverForEnvironment(ns, env_name));
+    return out;
   }
 
   Result<ExecutorPtr> ExecutorForStage(std::string_view kind, const std::string& ns, const std::string& name,
                                        std::string_view stage, std::string_view affinity_key) override {
-    auto target = ParseEnum<BuildTarget>(stage);
-    if (!target) return InvalidArgument("unknown stage \"" + std::string(stage) + "\" (expected staging or production)");
-    TUNA_ASSIGN_OR_RETURN(Resource r, ctx_.store->Get({std::string(kind), ns, name}));
-    DeploymentStatus status;
-    Rollout rollout;
-    std::string env_name;
-    if (kind == "AgentDeployment") {
-      TUNA_ASSIGN_OR_RETURN(auto d, AgentDeployment::FromResource(r));
-      status = d.status;
-      rollout = d.spec.rollout;
-      env_name = d.spec.environment_name;
-    } else if (kind == "MCPServerDeployment") {
-      TUNA_ASSIGN_OR_RETURN(auto d, MCPServerDeployment::FromResource(r));
-      status = d.status;
-      rollout = d.spec.rollout;
-      env_name = d.spec.environment_name;
-    } else {
-      return InvalidArgument("kind " + std::string(kind) + " has no stages");
-    }
-    const StageRevision& rev = *target == BuildTarget::kStaging ? status.revisions.staging : status.revisions.production;
-    if (rev.revision.empty()) {
-      return Unavailable(std::string(kind) + " " + ns + "/" + name + " has no " + std::string(stage) + " revision deployed yet");
-    }
-    TUNA_ASSIGN_OR_RETURN(Driver * driver, DriverForEnvironment(ns, env_name));
-    TUNA_ASSIGN_OR_RETURN(ExecutorPtr newest, driver->ExecutorFor(DeploymentJobId(ns, name, *target, rev.revision)));
+    TUNA_ASSIGN_OR_RETURN(StageTarget t, ResolveStage(kind, ns, name, stage));
+    const StageRevision& rev = t.revision;
+    const Rollout& rollout = t.rollout;
+    Driver* driver = t.driver;
+    TUNA_ASSIGN_OR_RETURN(ExecutorPtr newest, driver->ExecutorFor(DeploymentJobId(ns, name, t.target, rev.revision)));
     // The spec's percent is read on every call, so a change applies before the controller has
     // reconciled it; a previous revision with no canary percent is being promoted right now.
     if (!rev.previous || !IsCanary(rollout)) return newest;
-    auto previous = driver->ExecutorFor(DeploymentJobId(ns, name, *target, rev.previous->revision));
+    auto previous = driver->ExecutorFor(DeploymentJobId(ns, name, t.target, rev.previous->revision));
     if (!previous.ok()) return newest;  // retired (or not placed again yet): the newest serves alone
     SplitExecutor::Options split;
     split.stable = std::move(*previous);

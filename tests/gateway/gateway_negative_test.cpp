@@ -584,6 +584,44 @@ TEST_F(GatewayNegative, McpServerThatDiesMidCallGivesAJsonRpcErrorAndTheNextSess
 class GatewayNegativeSlowAgents : public GatewayNegative {
  protected:
   GatewayNegativeSlowAgents() { agent_call_timeout_ = std::chrono::seconds(60); }
+
+  // `n` SendMessage "hang" calls to the flaky agent, each on a thread of its own; waits until all
+  // of them reached the agent (it leaves a file per call).
+  void StartHangingCalls(int n) {
+    for (int i = 0; i < n; ++i) {
+      slow_.emplace_back([this] {
+        Call(key_, "POST", "/a2a/default/flaky/staging", SendMessage("SendMessage", "hang"), kA2a);
+        ++finished_;
+      });
+    }
+    auto arrived = [&] {
+      int found = 0;
+      std::error_code ec;
+      for (auto it = fs::recursive_directory_iterator(dir_.path() + "/data/pool", ec); !ec && it != fs::recursive_directory_iterator();
+           it.increment(ec)) {
+        found += it->path().filename().string().rfind("hang-", 0) == 0;
+      }
+      return found;
+    };
+    EXPECT_TRUE(WaitFor([&] { return arrived() >= n; }, 10s)) << arrived() << " slow calls reached the agent";
+  }
+
+  // Ends the hanging calls: kills the agent's workers (and the ones that replace them) until
+  // every call is answered.
+  void EndHangingCalls() {
+    const int n = static_cast<int>(slow_.size());
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          for (pid_t p : PoolProcesses("streaming_worker.py")) ::kill(p, SIGKILL);
+          return finished_.load() == n;
+        },
+        20s, 200ms));
+    for (auto& t : slow_) t.join();
+    slow_.clear();
+  }
+
+  std::vector<std::thread> slow_;
+  std::atomic<int> finished_{0};
 };
 
 // A few slow calls to one target do not starve other requests: gateway calls wait for their
@@ -591,36 +629,11 @@ class GatewayNegativeSlowAgents : public GatewayNegative {
 // gets at most 3/4 of them, so an ordinary request to another agent (or the REST API) is served
 // at once.
 TEST_F(GatewayNegativeSlowAgents, SlowCallsToOneTargetDoNotStarveTheOthers) {
-  std::vector<std::thread> slow;
-  std::atomic<int> finished{0};
-  for (int i = 0; i < 5; ++i) {
-    slow.emplace_back([&] {
-      Call(key_, "POST", "/a2a/default/flaky/staging", SendMessage("SendMessage", "hang"), kA2a);
-      ++finished;
-    });
-  }
-  // The agent leaves a file for each call that reached it.
-  auto arrived = [&] {
-    int n = 0;
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(dir_.path() + "/data/pool", ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-      n += it->path().filename().string().rfind("hang-", 0) == 0;
-    }
-    return n;
-  };
-  EXPECT_TRUE(WaitFor([&] { return arrived() >= 4; }, 10s)) << arrived() << " slow calls reached the agent";
+  StartHangingCalls(5);
   auto start = Clock::now();
   EXPECT_EQ(Ordinary(), "");
   EXPECT_LT(Clock::now() - start, 2s) << "the ordinary request waited for the slow ones";
-  // End the slow calls: kill the agent's workers (and the ones that replace them) until all are answered.
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        for (pid_t p : PoolProcesses("streaming_worker.py")) ::kill(p, SIGKILL);
-        return finished.load() == 5;
-      },
-      20s, 200ms));
-  for (auto& t : slow) t.join();
+  EndHangingCalls();
 }
 
 // A small gateway lane (4 threads: at most 3 calls per endpoint): the fourth slow call to one
@@ -632,36 +645,13 @@ class GatewayNegativeSmallLane : public GatewayNegativeSlowAgents {
 };
 
 TEST_F(GatewayNegativeSmallLane, OneEndpointGetsAtMostThreeQuartersOfTheLane) {
-  std::vector<std::thread> slow;
-  std::atomic<int> finished{0};
-  for (int i = 0; i < 3; ++i) {
-    slow.emplace_back([&] {
-      Call(key_, "POST", "/a2a/default/flaky/staging", SendMessage("SendMessage", "hang"), kA2a);
-      ++finished;
-    });
-  }
-  auto arrived = [&] {
-    int n = 0;
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(dir_.path() + "/data/pool", ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-      n += it->path().filename().string().rfind("hang-", 0) == 0;
-    }
-    return n;
-  };
-  EXPECT_TRUE(WaitFor([&] { return arrived() >= 3; }, 10s)) << arrived() << " slow calls reached the agent";
+  StartHangingCalls(3);
   auto refused = Call(key_, "POST", "/a2a/default/flaky/staging", SendMessage("SendMessage", "hello"), kA2a);
   EXPECT_EQ(refused.status, 503) << refused.body;
   EXPECT_EQ(refused.Header("retry-after"), "1");
   EXPECT_NE(refused.body.find("/a2a/default/flaky/staging is busy"), std::string::npos) << refused.body;
   EXPECT_EQ(Ordinary(), "");  // the fourth thread serves another agent
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        for (pid_t p : PoolProcesses("streaming_worker.py")) ::kill(p, SIGKILL);
-        return finished.load() == 3;
-      },
-      20s, 200ms));
-  for (auto& t : slow) t.join();
+  EndHangingCalls();
 }
 
 }  // namespace

@@ -439,14 +439,12 @@ def test_agents_cancel_a_running_task(deployed: Deployed) -> None:
 def test_agents_errors(deployed: Deployed) -> None:
     rt = deployed.rt
     agents = rt.agents()
-    # The gateway answers HTTP 404 with JSON-RPC -32603, which the A2A client reports by its
-    # JSON-RPC code (InternalError); the message says what is missing.
-    with pytest.raises(tuna.TunaError, match="agent default/no-such-agent not found"):
+    # The gateway's refusals keep their kind (the HTTP status), with the message saying what.
+    with pytest.raises(tuna.NotFoundError, match="agent default/no-such-agent not found"):
         agents.send("no-such-agent", "hi")
     with pytest.raises(tuna.NotFoundError):
         agents.get_task("echo", "no-such-task")
-    # 403 from the gateway, again reported by its JSON-RPC code.
-    with pytest.raises(tuna.TunaError, match="cannot reach namespace team-b"):
+    with pytest.raises(tuna.PermissionDeniedError, match="cannot reach namespace team-b"):
         Agents(rt.gateway_url, rt.api_key, "team-b").send("echo", "hi")
     with pytest.raises(ValueError):
         agents.send("echo", "hi", stage="dev")

@@ -165,8 +165,11 @@ TEST_F(Pipeline, BuildDeployPromoteRollbackFailAndDelete) {
   auto logs = Tuna({"logs", "build/" + build, "-f"});  // a finished build: -f returns at its end
   EXPECT_EQ(logs.exit_code, 0) << logs.err;
   EXPECT_EQ(logs.out, log.body);
-  auto not_a_build = Tuna({"logs", "agentdeployment/echo"});
-  EXPECT_EQ(not_a_build.exit_code, 2);
+  auto workers = Tuna({"logs", "agentdeployment/echo", "--stage", "staging"});  // what the stage's workers wrote
+  EXPECT_EQ(workers.exit_code, 0) << workers.err;
+  EXPECT_NE(workers.out.find("==> worker "), std::string::npos) << workers.out;
+  auto no_logs = Tuna({"logs", "agentenvironment/python311"});
+  EXPECT_EQ(no_logs.exit_code, 2) << no_logs.err;
   auto described = Tuna({"describe", "agentdeployment", "echo"});
   EXPECT_EQ(described.exit_code, 0) << described.err;
   EXPECT_NE(described.out.find("Events:"), std::string::npos) << described.out;
