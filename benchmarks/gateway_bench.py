@@ -59,6 +59,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--io-threads", type=int, default=0, help="the gateway's I/O threads (0: the server's default)")
     args = ap.parse_args()
     require("wrk", "nginx", "taskset")
     work = tempfile.mkdtemp(prefix="tuna-gw-bench-")
@@ -73,7 +74,8 @@ def main():
 
         env = dict(os.environ, HOME=work)
         server = pinned(1, [os.path.join(BUILD, "tuna"), "server", "--api-only", "--data-dir", f"{work}/data",
-                            "--listen", "127.0.0.1:0", "--log-level", "warn"], stdout=subprocess.PIPE, text=True, env=env)
+                            "--listen", "127.0.0.1:0", "--log-level", "warn"] + (["--io-threads", str(args.io_threads)] if args.io_threads else []),
+                       stdout=subprocess.PIPE, text=True, env=env)
         procs.append(server)
         gport = None
         for line in server.stdout:
