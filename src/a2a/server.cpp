@@ -300,10 +300,14 @@ class Server::Impl {
   std::string HistoryKey(std::string_view id) const { return prefix_ + "history/" + std::string(id); }
   std::string ContextPrefix(std::string_view ctx) const { return prefix_ + "context/" + std::string(ctx) + "/"; }
 
-  Status PersistTask(const Task& task) {
+  // Writes the task; with `index`, also its entry under the context (ListTasks by context). The
+  // index is written when the task is created and again when it ends (its TTL then runs from the
+  // same moment as the task's); the updates between need one write, not two.
+  Status PersistTask(const Task& task, bool index = true) {
     json::value v = ToJson(task, Version::kV1_0, 0);
     auto put = store_.Put(TaskKey(task.id), json::serialize(v), options_.task_ttl);
     if (!put.ok()) return put.status();
+    if (!index) return Status::Ok();
     auto idx = store_.Put(ContextPrefix(task.context_id) + task.id, "", options_.task_ttl);
     return idx.ok() ? Status::Ok() : idx.status();
   }
@@ -378,7 +382,7 @@ class Server::Impl {
     TUNA_RETURN_IF_ERROR(EnsureCreatedLocked(t));
     if (message) FillAgentMessage(t, *message);
     t.task.status = TaskStatus{.state = state, .message = message, .timestamp = NowTimestamp()};
-    Status persisted = PersistTask(t.task);
+    Status persisted = PersistTask(t.task, /*index=*/IsTerminal(state) || IsInterrupted(state));
     if (persisted.ok() && message) persisted = AppendHistory(t.task.id, *message);
     if (!persisted.ok()) {
       core::Logger()->warn("a2a task={} persist failed: {}", t.task.id, persisted.ToString());
@@ -410,7 +414,7 @@ class Server::Impl {
     } else {
       t.task.artifacts.push_back(artifact);
     }
-    Status persisted = PersistTask(t.task);
+    Status persisted = PersistTask(t.task, /*index=*/false);
     Broadcast(t, TaskArtifactUpdateEvent{.task_id = t.task.id,
                                          .context_id = t.task.context_id,
                                          .artifact = std::move(artifact),

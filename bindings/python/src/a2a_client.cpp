@@ -25,12 +25,6 @@ namespace {
 namespace json = boost::json;
 using std::chrono::milliseconds;
 
-milliseconds Millis(double seconds, const char* what) {
-  if (!(seconds > 0) || seconds > 86400.0 * 365) {
-    Throw(InvalidArgument(std::string(what) + ": must be a positive number of seconds"));
-  }
-  return milliseconds(static_cast<long long>(seconds * 1000.0 + 0.5));
-}
 
 a2a::Headers Headers(const std::map<std::string, std::string>& headers) {
   a2a::Headers out;
@@ -178,8 +172,8 @@ class PyA2aClient {
     a2a::ClientOptions o;
     o.version = VersionFrom(version);
     o.headers = Headers(headers);
-    o.timeout = Millis(timeout, "timeout");
-    o.connect_timeout = Millis(connect_timeout, "connect_timeout");
+    o.timeout = SecondsArg(timeout, "timeout");
+    o.connect_timeout = SecondsArg(connect_timeout, "connect_timeout");
     const a2a::Version endpoint_version = o.version.value_or(a2a::Version::kV1_0);
     Result<a2a::ClientPtr> made = Status(StatusCode::kInternal, "unreachable");
     {

@@ -5,6 +5,7 @@
 
 #include <boost/json/value.hpp>
 
+#include <chrono>
 #include <exception>
 #include <string>
 #include <utility>
@@ -31,6 +32,15 @@ template <class T>
 T Unwrap(Result<T> r) {
   if (!r.ok()) Throw(r.status());
   return std::move(r).value();
+}
+
+/// A timeout argument in seconds (a Python float) as milliseconds; ValueError-like
+/// InvalidArgument naming `what` unless 0 < seconds <= one year.
+inline std::chrono::milliseconds SecondsArg(double seconds, const char* what) {
+  if (!(seconds > 0) || seconds > 86400.0 * 365) {
+    Throw(InvalidArgument(std::string(what) + ": must be a positive number of seconds"));
+  }
+  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0 + 0.5));
 }
 
 /// Runs a blocking C++ call with the GIL released (other Python threads keep running).

@@ -21,12 +21,6 @@ namespace {
 namespace json = boost::json;
 using std::chrono::milliseconds;
 
-milliseconds Millis(double seconds, const char* what) {
-  if (!(seconds > 0) || seconds > 86400.0 * 365) {
-    Throw(InvalidArgument(std::string(what) + ": must be a positive number of seconds"));
-  }
-  return milliseconds(static_cast<long long>(seconds * 1000.0 + 0.5));
-}
 
 std::vector<mcp::Header> Headers(const std::map<std::string, std::string>& headers) {
   std::vector<mcp::Header> out;
@@ -45,14 +39,14 @@ class PyMcpClient {
     mcp::HttpTransportOptions t;
     t.url = std::move(url);
     t.headers = Headers(headers);
-    t.connect_timeout = Millis(connect_timeout, "connect_timeout");
+    t.connect_timeout = SecondsArg(connect_timeout, "connect_timeout");
     t.open_event_stream = event_stream;
     url_ = t.url;
     auto transport = Unwrap(mcp::MakeHttpTransport(std::move(t)));
     mcp::ClientOptions o;
     o.name = client_name.empty() ? "tuna-python" : std::move(client_name);
     o.version = TUNA_VERSION;
-    o.request_timeout = Millis(timeout, "timeout");
+    o.request_timeout = SecondsArg(timeout, "timeout");
     client_ = mcp::Client::Make(std::move(transport), std::move(o));
   }
   PyMcpClient(const PyMcpClient&) = delete;
@@ -213,7 +207,7 @@ class PyMcpClient {
 
   static mcp::CallOptions Options(std::optional<double> timeout) {
     mcp::CallOptions o;
-    if (timeout) o.timeout = Millis(*timeout, "timeout");
+    if (timeout) o.timeout = SecondsArg(*timeout, "timeout");
     return o;
   }
 
