@@ -1008,7 +1008,9 @@ class GitService::Impl {
     const std::string base = options_.server_url ? options_.server_url() : std::string();
     if (kind == "MCPServerDeployment") return base + "/mcp/" + ns + "/servers/" + name + "/" + stage;
     if (kind == "HTTPToolDeployment") return base + "/mcp/" + ns + "/tools/" + name;
-    return base + "/a2a/" + ns + "/" + name + "/" + stage;
+    // A trailing slash: A2A SDKs resolve the card (".well-known/agent-card.json") relative to the
+    // URL they are given, and without it they would reach the parent path's card instead.
+    return base + "/a2a/" + ns + "/" + name + "/" + stage + "/";
   }
 
   static std::string Arrow(const Plan& p) { return p.yaml.staged() ? p.stage : std::string("updated"); }

@@ -115,7 +115,7 @@ TEST_F(GatewayA2a, OfficialJavaScriptSdkSendStreamGetCancel) {
   std::string key = Key("default", "sdk", "invoke");
   for (const std::string version : {"1.0", "0.3"}) {
     ProcessOptions po;
-    po.args = {(dir / "gateway_client.mjs").string(), url_ + "/a2a/default/echo/staging", key, version};
+    po.args = {(dir / "gateway_client.mjs").string(), url_ + "/a2a/default/echo/staging/", key, version};
     po.env = {{"PATH", std::getenv("PATH")}, {"HOME", dir_.path()}};
     auto r = RunProcess(node, po, 120s);
     EXPECT_EQ(r.exit_code, 0) << version << "\n" << r.out << r.err << "\n" << ServerLog();

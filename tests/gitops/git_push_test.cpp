@@ -125,7 +125,7 @@ class GitPush : public testing::TunaServerTest {
 
   // Where the push says the stage answers: the gateway's A2A endpoint. (The tests invoke through
   // the proxy route, which serves the same revision.)
-  std::string StageUrl(const std::string& stage) const { return url_ + "/a2a/default/echo/" + stage; }
+  std::string StageUrl(const std::string& stage) const { return url_ + "/a2a/default/echo/" + stage + "/"; }
 
   // The example MCP server, greeting with its version ("Hello v1, tuna!"), and its tuna.yaml.
   void WriteMcpServer(const fs::path& work, const std::string& version, const std::string& yaml) {

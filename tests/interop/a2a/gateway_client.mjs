@@ -46,6 +46,20 @@ async function expectError(promise, code, what) {
   check(false, what, 'no error');
 }
 
+// The SDK must talk to the endpoint it was given (a stage), not resolve the card one level up:
+// the task it created is known at that endpoint (each stage keeps its own tasks).
+async function checkTaskIsAtEndpoint(taskId, method) {
+  const url = baseUrl.replace(/\/+$/, '');
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { id: taskId } }),
+  });
+  const body = await res.json();
+  check(res.status === 200 && body.result && body.result.id === taskId, 'the SDK used the given endpoint', { status: res.status, body });
+  console.log('ok endpoint');
+}
+
 async function run10() {
   const { ClientFactory } = await import('@a2a-js/sdk/client');
   const { Role, TaskState } = await import('@a2a-js/sdk');
@@ -64,6 +78,7 @@ async function run10() {
   check(text(task.status.message) === 'echo: hello', 'send text', task.status.message);
   check(task.artifacts.length === 1 && text(task.artifacts[0]) === 'echo: hello', 'send artifact', task.artifacts);
   console.log('ok send');
+  await checkTaskIsAtEndpoint(task.id, 'GetTask');
 
   const cases = [];
   let taskId;
@@ -101,6 +116,7 @@ async function run03() {
   check(task.kind === 'task' && task.status.state === 'completed', 'send state', task);
   check(text(task.status.message) === 'echo: hello', 'send text', task.status.message);
   console.log('ok send');
+  await checkTaskIsAtEndpoint(task.id, 'tasks/get');
 
   const kinds = [];
   let taskId;
