@@ -156,11 +156,19 @@ std::vector<fs::path> PoolCore::CommandFiles(const std::vector<std::string>& tok
     std::error_code ec;
     if (token.size() < 2 || token[0] != '/' || !fs::exists(token, ec)) continue;
     fs::path file(token);
+    // bubblewrap cannot mount over a symlink (a virtual environment's bin/python): bind the
+    // directory that holds it instead, and for a virtual environment its root (pyvenv.cfg and
+    // site-packages come with it). The link's target is bound when it is a file of its own.
+    if (fs::is_symlink(fs::symlink_status(file, ec))) {
+      fs::path dir = file.parent_path();
+      if (dir.filename() == "bin" && fs::exists(dir.parent_path() / "pyvenv.cfg", ec)) dir = dir.parent_path();
+      file = dir;
+    }
     bool inside_hidden = std::any_of(hidden.begin(), hidden.end(), [&](const fs::path& h) {
       auto rel = file.lexically_relative(h);
       return !rel.empty() && *rel.begin() != "..";
     });
-    if (!inside_hidden) out.push_back(std::move(file));
+    if (!inside_hidden && std::find(out.begin(), out.end(), file) == out.end()) out.push_back(std::move(file));
   }
   return out;
 }
