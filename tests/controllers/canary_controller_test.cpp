@@ -49,8 +49,11 @@ class DoneBuild final : public Build {
 class MemoryDriver final : public Driver {
  public:
   std::string_view name() const override { return "memory"; }
+  // Idempotent per id, as the pool driver's: a controller working from a cache that has not seen
+  // its own "Scheduled" status yet may ask again for the same build, which starts nothing new.
   Result<BuildPtr> StartBuild(const BuildRequest& request) override {
     std::lock_guard lock(mu_);
+    if (auto it = builds_.find(request.id); it != builds_.end()) return BuildPtr(it->second);
     auto b = std::make_shared<DoneBuild>(request.id, request.source);
     builds_[request.id] = b;
     ++builds_started;
@@ -91,7 +94,7 @@ class MemoryDriver final : public Driver {
     std::lock_guard lock(mu_);
     placed_.clear();
   }
-  std::atomic<int> builds_started{0};
+  std::atomic<int> builds_started{0};  // distinct builds (ids) started
 
  private:
   class PlacedRevision final : public Deployment {
