@@ -125,16 +125,13 @@ mcp::TransportFunction ExecutorFunction(controllers::WorkloadControllers* contro
       return Unavailable("MCP server " + name + " answered HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 300));
     }
     if (content_type.rfind("text/event-stream", 0) == 0) {
-      // data: lines; the message with the request's id is the answer, the rest go to emit.
+      // Each event's data is one message; the one with the request's id is the answer, the rest go to emit.
       json::value answer;
-      std::size_t pos = 0;
-      std::string data;
-      auto flush = [&] {
-        if (data.empty()) return;
+      mcp::internal::SseParser parser(16 << 20);
+      auto on_event = [&](const mcp::internal::SseEvent& e) {
         boost::system::error_code ec;
-        json::value v = json::parse(data, ec);
-        data.clear();
-        if (ec || !v.is_object()) return;
+        json::value v = json::parse(e.data, ec);
+        if (ec || !v.is_object()) return true;
         const auto& o = v.as_object();
         bool is_answer = o.contains("id") && !o.contains("method") && message.is_object() &&
                          message.as_object().contains("id") && o.at("id") == message.as_object().at("id");
@@ -143,23 +140,10 @@ mcp::TransportFunction ExecutorFunction(controllers::WorkloadControllers* contro
         } else if (ctx.emit) {
           ctx.emit(v);
         }
+        return true;
       };
-      while (pos <= r.body.size()) {
-        std::size_t nl = r.body.find('\n', pos);
-        std::string_view line(r.body.data() + pos, (nl == std::string::npos ? r.body.size() : nl) - pos);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line.empty()) {
-          flush();
-        } else if (line.rfind("data:", 0) == 0) {
-          std::string_view d = line.substr(5);
-          if (!d.empty() && d.front() == ' ') d.remove_prefix(1);
-          if (!data.empty()) data += "\n";
-          data += d;
-        }
-        if (nl == std::string::npos) break;
-        pos = nl + 1;
-      }
-      flush();
+      parser.Feed(r.body, on_event);
+      parser.Feed("\n\n", on_event);  // an event the stream left unterminated
       if (answer.is_null()) return Unavailable("MCP server " + name + " ended its SSE answer without a response");
       return answer;
     }
