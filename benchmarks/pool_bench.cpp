@@ -100,6 +100,9 @@ class Bench {
 
   tuna::pool::PoolCore& core() { return static_cast<tuna::pool::PoolDriver&>(*driver_).core(); }
   tuna::Driver& driver() { return *driver_; }
+  /// Workers are forks of one pre-imported process (a2a runtime only).
+  void set_fork_server(bool on) { fork_server_ = on; }
+  bool fork_server() const { return fork_server_; }
 
   tuna::Digest Artifact(int version) {
     fs::path src = dir_ / ("src" + std::to_string(version));
@@ -118,6 +121,7 @@ class Bench {
   tuna::EnvironmentSpec Environment(int pool_size) {
     tuna::EnvironmentSpec env;
     env.name = "python-bench";
+    env.fork_server = fork_server_;
     env.run_command = A2a() ? RealPython() + " -m tuna.a2a worker"
                             : RealPython() + " " + (kSourceDir / "runtimes/python/worker.py").string();
     env.pool_size = pool_size;
@@ -135,6 +139,7 @@ class Bench {
   }
 
  private:
+  bool fork_server_ = false;
   fs::path dir_;
   tuna::ArtifactStorePtr store_;
   tuna::DriverPtr driver_;
@@ -159,7 +164,7 @@ tuna::InvokeRequest Get() {
 // Deploy of a new revision + first request. pool_size 0: a cold worker start (scale from zero).
 std::vector<double> DeployAndFirstRequest(Bench& bench, int iterations, int pool_size, std::vector<double>* deploy_only) {
   std::vector<double> samples;
-  if (pool_size > 0) {
+  if (pool_size > 0 || bench.fork_server()) {
     if (auto s = bench.driver().EnsureEnvironment(bench.Environment(pool_size)); !s.ok()) Die("environment", s);
   }
   for (int i = 0; i < iterations; ++i) {
@@ -172,6 +177,10 @@ std::vector<double> DeployAndFirstRequest(Bench& bench, int iterations, int pool
              Clock::now() < deadline) {
         std::this_thread::sleep_for(1ms);
       }
+    }
+    if (bench.fork_server()) {  // no warm worker, but the fork-server runs
+      auto deadline = Clock::now() + 30s;
+      while (bench.core().ForkServerPid("python-bench") == 0 && Clock::now() < deadline) std::this_thread::sleep_for(1ms);
     }
     auto t0 = Clock::now();
     auto deployment = bench.driver().Deploy(request);
@@ -290,6 +299,12 @@ int main(int argc, char** argv) {
   if (bwrap) {
     Bench bench(dir / "plain", false);
     results["scale_from_zero_no_bwrap"] = Summarize(DeployAndFirstRequest(bench, iterations, 0, nullptr));
+  }
+  if (A2a()) {
+    // poolSize 0 with forkServer: no warm worker, each first request forks one.
+    Bench bench(dir / "fork", bwrap);
+    bench.set_fork_server(true);
+    results["scale_from_zero_fork_server"] = Summarize(DeployAndFirstRequest(bench, iterations, 0, nullptr));
   }
   results["baseline_bare_interpreter_start"] = Summarize(BareInterpreterStarts(iterations));
   std::error_code ec;

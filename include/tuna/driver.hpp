@@ -33,6 +33,7 @@ struct EnvironmentSpec {
   std::string build_script;    // bash script run in the snapshot directory (see docs/drivers.md)
   std::string run_command;     // shell command starting a generic worker (worker protocol, docs/drivers.md)
   int pool_size = 1;           // warm generic workers kept ready
+  bool fork_server = false;    // run_command speaks the fork-server protocol: workers are forks of one process (docs/drivers.md)
   std::chrono::seconds idle_timeout{300};
   ResourceLimits limits;
   std::map<std::string, std::string> env;

@@ -76,6 +76,7 @@ Result<EnvironmentSpec> ToEnvironmentSpec(const AgentEnvironment& env, const Con
   out.build_script = env.spec.build_script;
   out.run_command = env.spec.worker_command.empty() ? DefaultWorkerCommand(env.spec.runtime, ctx) : env.spec.worker_command;
   out.pool_size = static_cast<int>(env.spec.pool_size.value_or(1));
+  out.fork_server = env.spec.fork_server.value_or(false);
   out.idle_timeout = std::chrono::seconds(env.spec.idle_timeout_seconds.value_or(300));
   out.env = env.spec.env;
   const auto& limits = env.spec.resources.limits;

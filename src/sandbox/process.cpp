@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <thread>
 
 namespace tuna::sandbox {
 namespace {
@@ -255,11 +257,69 @@ Result<std::unique_ptr<Process>> Process::Spawn(const ProcessSpec& spec) {
   return process;
 }
 
+Result<std::unique_ptr<Process>> Process::Adopt(pid_t pid, std::filesystem::path exit_file) {
+  if (pid <= 0) return InvalidArgument("adopt: no such pid " + std::to_string(pid), "pid");
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return FailedPrecondition("adopt pid " + std::to_string(pid) + ": pidfd_open: " + std::strerror(errno));
+  std::unique_ptr<Process> process(new Process());
+  process->pid_ = pid;
+  process->pidfd_ = fd;
+  process->adopted_ = true;
+  process->exit_file_ = std::move(exit_file);
+  return process;
+}
+
+namespace {
+
+// "exit code 3" / "killed by signal 9" as a fork-server writes them.
+std::optional<ExitStatus> ParseExitFile(const std::filesystem::path& file) {
+  std::FILE* f = std::fopen(file.c_str(), "r");
+  if (f == nullptr) return std::nullopt;
+  char line[64] = {0};
+  bool read = std::fgets(line, sizeof line, f) != nullptr;
+  std::fclose(f);
+  if (!read) return std::nullopt;
+  ExitStatus exit;
+  int value = 0;
+  if (std::sscanf(line, "exit code %d", &value) == 1) {
+    exit.exit_code = value;
+    return exit;
+  }
+  if (std::sscanf(line, "killed by signal %d", &value) == 1) {
+    exit.signal = value;
+    return exit;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<ExitStatus> Process::AdoptedExit(std::chrono::milliseconds timeout) {
+  struct pollfd pfd = {pidfd_, POLLIN, 0};
+  int rc;
+  do {
+    rc = ::poll(&pfd, 1, static_cast<int>(timeout.count() < 0 ? -1 : timeout.count()));
+  } while (rc < 0 && errno == EINTR);
+  if (rc == 0) return std::nullopt;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (exit_) return exit_;
+  // Ended. Its parent reaps it and writes how it ended; give it a moment to do so.
+  std::optional<ExitStatus> exit;
+  for (int i = 0; i < 50 && !(exit = ParseExitFile(exit_file_)); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  exit_ = exit.value_or(ExitStatus{});
+  // What is left of its group goes too (the id stays taken while the group has members).
+  ::killpg(pid_, SIGKILL);
+  return exit_;
+}
+
 std::optional<ExitStatus> Process::Wait(std::chrono::milliseconds timeout) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (exit_) return exit_;
   }
+  if (adopted_) return AdoptedExit(timeout);
   if (timeout.count() != 0 && pidfd_ >= 0) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {

@@ -69,7 +69,13 @@ class Process {
   /// Starts the child; returns once it has exec'd (or fails with the exec error).
   static Result<std::unique_ptr<Process>> Spawn(const ProcessSpec& spec);
 
-  /// Kills the whole process group and reaps the child.
+  /// Watches a process this one did not start: a fork-server's child (docs/drivers.md), `pid` in
+  /// this process's pid namespace and leader of its own process group. Its end is seen through a
+  /// pidfd; how it ended is read from `exit_file`, which its parent writes when it reaps it
+  /// ("exit code N", "killed by signal N"), else reported as exit code -1.
+  static Result<std::unique_ptr<Process>> Adopt(pid_t pid, std::filesystem::path exit_file);
+
+  /// Kills the whole process group and reaps the child (an adopted one: waits for its end).
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -94,8 +100,12 @@ class Process {
  private:
   Process() = default;
 
+  std::optional<ExitStatus> AdoptedExit(std::chrono::milliseconds timeout);
+
   pid_t pid_ = -1;
   int pidfd_ = -1;
+  bool adopted_ = false;
+  std::filesystem::path exit_file_;
   int stdin_fd_ = -1;
   int stdout_fd_ = -1;
   std::mutex mu_;

@@ -179,6 +179,7 @@ struct AgentEnvironmentSpec {
   std::string worker_command;  // starts a generic pool worker (docs/drivers.md); default from runtime
   std::optional<DriverType> driver;  // default pool
   std::optional<std::int64_t> pool_size;              // warm workers (pool driver); 0 scales to zero
+  std::optional<bool> fork_server;                    // workers are forks of one pre-imported process (pool driver)
   std::optional<std::int64_t> idle_timeout_seconds;   // a specialized worker idle this long is recycled
   std::optional<std::int64_t> build_time_limit_seconds;  // default time limit of builds
   ResourceRequirements resources;

@@ -48,6 +48,7 @@ Worker::~Worker() {
   std::error_code ec;
   if (!dir.empty()) fs::remove_all(dir, ec);
   if (!log.empty()) fs::remove(log, ec);
+  if (!exit_file.empty()) fs::remove(exit_file, ec);
 }
 
 Result<std::shared_ptr<PoolCore>> PoolCore::Make(PoolDriverOptions options) {
@@ -137,6 +138,13 @@ void PoolCore::Shutdown() {
   }
   graveyard.clear();
   stdio_processes.clear();
+  {
+    std::map<std::string, ForkServerPtr> fork_servers;
+    {
+      std::lock_guard<std::mutex> lock(fork_mu_);
+      fork_servers.swap(fork_servers_);
+    }
+  }
   // Whatever left its process group (setsid) without a pid namespace around it.
   if (registry_) registry_->SweepMarked();
 }

@@ -47,6 +47,21 @@ class TrackedProcess {
   pid_t pid_;
 };
 
+/// The process of a `fork_server` environment that its workers are forked from (pool_fork.cpp,
+/// docs/drivers.md "The fork-server protocol"). Workers hold it: it lives while one of them does.
+struct ForkServer {
+  /// Kills it (inside bubblewrap its workers go with it) and removes its directory.
+  ~ForkServer();
+  std::string environment;
+  std::string fingerprint;
+  std::filesystem::path dir;     // its socket and log; its workers' directories, logs, exit files
+  std::filesystem::path socket;
+  std::filesystem::path log;
+  std::unique_ptr<TrackedProcess> process;
+  std::atomic<std::uint64_t> forks{0};
+};
+using ForkServerPtr = std::shared_ptr<ForkServer>;
+
 /// One generic worker process (warm, then specialized for one revision).
 struct Worker {
   /// Kills and reaps the process, then removes the worker's directory and log.
@@ -56,6 +71,8 @@ struct Worker {
   std::filesystem::path dir;
   std::filesystem::path socket;
   std::filesystem::path log;
+  std::filesystem::path exit_file;  // forked workers: how it ended, written by the fork-server
+  ForkServerPtr fork_server;        // forked workers: released after the process is gone
   std::unique_ptr<TrackedProcess> process;
   std::unique_ptr<UnixHttpClient> client;
   // Guarded by PoolCore::mu_.
@@ -74,6 +91,8 @@ struct EnvironmentPool {
   int failures = 0;             // consecutive failed starts: back off before retrying
   Clock::time_point next_attempt{};
   Status last_failure;
+  std::weak_ptr<ForkServer> fork_server;  // fork_server environments: the one last started
+  bool fork_server_starting = false;
 };
 
 /// A mutex with a deadline, built on a condition variable (ThreadSanitizer does not model
@@ -175,11 +194,17 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   // Introspection for tests and benchmarks (not part of the Driver interface).
   std::vector<pid_t> WorkerPids(const std::string& deployment_id);
   std::vector<pid_t> WarmWorkerPids(const std::string& environment);
+  /// The pid of the environment's running fork-server; 0 when there is none.
+  pid_t ForkServerPid(const std::string& environment);
   int leftovers_killed() const { return registry_->leftovers_killed(); }
   const PoolDriverOptions& options() const { return options_; }
   bool use_bwrap() const { return use_bwrap_; }
   const std::string& marker() const { return marker_entry_; }
 
+  /// How a worker (or a fork-server) of `spec` is started: `/bin/sh -c "exec <run command>"` in
+  /// `dir` (also its HOME), logging to `log`, with the environment's env, limits and sandbox.
+  sandbox::ProcessSpec WorkerProcessSpec(const EnvironmentSpec& spec, const std::filesystem::path& dir,
+                                         const std::filesystem::path& log) const;
   /// Spawns on the calling thread (which must be a driver thread) and registers the pid.
   Result<std::unique_ptr<TrackedProcess>> SpawnTracked(const sandbox::ProcessSpec& spec);
   /// Base environment for every child: PATH, LANG, HOME, TMPDIR, the work-dir marker.
@@ -197,9 +222,16 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
 
   // Worker lifecycle (run on manager threads).
   Result<WorkerPtr> StartGenericWorker(const EnvironmentSpec& spec);
+  /// The environment's fork-server, started (or restarted after a crash or a spec change) if
+  /// needed (pool_fork.cpp).
+  Result<ForkServerPtr> ForkServerFor(const EnvironmentSpec& spec);
+  /// Asks the fork-server for a worker; returns once the child listens and is adopted.
+  Status ForkWorker(const EnvironmentSpec& spec, Worker& worker, Clock::time_point deadline);
+  void DropForkServer(std::string_view environment);
   Status Specialize(const WorkerPtr& worker, const RevisionPtr& revision);
   void StartReplicaTask(const RevisionPtr& revision);
   void StartWarmTask(const std::string& environment, std::uint64_t generation);
+  void StartForkServerTask(const std::string& environment, std::uint64_t generation);
   Result<WorkerPtr> Acquire(const RevisionPtr& revision, Clock::time_point deadline);
   void Release(const RevisionPtr& revision, const WorkerPtr& worker, bool died);
   /// Runs `task` on a manager thread (where forking is safe) and waits for it.
@@ -225,6 +257,10 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   std::map<std::string, std::shared_ptr<PoolBuild>> builds_;
   std::map<std::string, EnvironmentPool> environments_;
   std::map<std::string, RevisionPtr> revisions_;
+
+  std::mutex fork_mu_;                                // held while a fork-server starts
+  std::map<std::string, ForkServerPtr> fork_servers_; // by environment; guarded by fork_mu_
+  std::atomic<std::uint64_t> next_fork_server_id_{1};
 
   std::mutex undeploy_mu_;
   std::mutex artifact_mu_;                            // serialises extraction per driver
@@ -280,6 +316,9 @@ std::string WithLogTail(const std::string& tail);
 /// Kills every worker's process group first (teardown in parallel), then drops them (reaps).
 void Bury(std::vector<WorkerPtr>& graveyard);
 sandbox::RLimits WorkerLimits(const ResourceLimits& limits);
+
+/// The whitespace-separated words of a shell command.
+std::vector<std::string> Words(const std::string& command);
 
 /// Turns an id ("ns/name/uid") into a short, unique, file-system safe key.
 std::string SafeKey(std::string_view id);

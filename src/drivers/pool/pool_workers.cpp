@@ -17,11 +17,7 @@
 #include "drivers/pool/pool_core.hpp"
 
 namespace tuna::pool {
-namespace {
 
-namespace fs = std::filesystem;
-
-// The whitespace-separated words of a shell command.
 std::vector<std::string> Words(const std::string& command) {
   std::vector<std::string> out;
   std::size_t i = 0;
@@ -33,6 +29,10 @@ std::vector<std::string> Words(const std::string& command) {
   }
   return out;
 }
+
+namespace {
+
+namespace fs = std::filesystem;
 
 namespace json = boost::json;
 using std::chrono::milliseconds;
@@ -121,7 +121,7 @@ Result<std::string> PoolCore::LogsOf(const RevisionPtr& revision, std::size_t ta
 }
 
 std::string Fingerprint(const EnvironmentSpec& spec) {
-  std::string fp = spec.runtime + '\0' + spec.run_command + '\0';
+  std::string fp = spec.runtime + '\0' + spec.run_command + '\0' + (spec.fork_server ? "fork\0" : "");
   for (const auto& [k, v] : spec.env) fp += k + '=' + v + '\0';
   fp += std::to_string(spec.limits.memory_bytes) + ',' + std::to_string(spec.limits.cpu_seconds) + ',' +
         std::to_string(spec.limits.file_size_bytes) + ',' + std::to_string(spec.limits.max_processes);
@@ -213,12 +213,23 @@ Status PoolCore::RemoveEnvironment(std::string_view name) {
     environments_.erase(it);
   }
   Bury(graveyard);
+  DropForkServer(name);  // lives on while a revision's worker forked from it does
   return Status::Ok();
 }
 
 void PoolCore::RefillWarmLocked(EnvironmentPool& pool) {
   if (stopping_ || pool.spec.run_command.empty()) return;
   if (pool.failures > 0 && Clock::now() < pool.next_attempt) return;
+  if (pool.spec.fork_server && !pool.fork_server_starting) {
+    // Keep the fork-server running even with no warm worker: it is what makes scale from zero fast.
+    auto server = pool.fork_server.lock();
+    if (!server || server->fingerprint != pool.fingerprint || (*server->process)->TryWait()) {
+      pool.fork_server_starting = true;
+      if (!manager_tasks_->Post([this, name = pool.spec.name, gen = pool.generation] { StartForkServerTask(name, gen); })) {
+        pool.fork_server_starting = false;
+      }
+    }
+  }
   int need = pool.spec.pool_size - static_cast<int>(pool.warm.size()) - pool.starting;
   for (int i = 0; i < need; ++i) {
     pool.starting++;
@@ -226,6 +237,43 @@ void PoolCore::RefillWarmLocked(EnvironmentPool& pool) {
       pool.starting--;
       return;
     }
+  }
+}
+
+namespace {
+
+// A failed start of a worker or fork-server: 250 ms, 500 ms, ... up to 30 s before the next try.
+void NoteStartFailure(EnvironmentPool& pool, Status status) {
+  pool.failures++;
+  pool.last_failure = std::move(status);
+  auto backoff = milliseconds(250) * (1 << std::min(pool.failures - 1, 7));
+  pool.next_attempt = Clock::now() + std::min<milliseconds>(backoff, milliseconds(30000));
+}
+
+}  // namespace
+
+void PoolCore::StartForkServerTask(const std::string& environment, std::uint64_t generation) {
+  EnvironmentSpec spec;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = environments_.find(environment);
+    if (it == environments_.end()) return;
+    if (it->second.generation != generation) {
+      it->second.fork_server_starting = false;
+      return;
+    }
+    spec = it->second.spec;
+  }
+  auto server = ForkServerFor(spec);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = environments_.find(environment);
+  if (it == environments_.end()) return;
+  EnvironmentPool& pool = it->second;
+  pool.fork_server_starting = false;
+  if (!server.ok()) {
+    NoteStartFailure(pool, server.status());
+  } else if (pool.generation == generation) {
+    pool.fork_server = *server;
   }
 }
 
@@ -248,11 +296,7 @@ void PoolCore::StartWarmTask(const std::string& environment, std::uint64_t gener
       EnvironmentPool& pool = it->second;
       pool.starting--;
       if (!worker.ok()) {
-        pool.failures++;
-        pool.last_failure = worker.status();
-        // 250 ms, 500 ms, ... up to 30 s between attempts of a broken run command.
-        auto backoff = milliseconds(250) * (1 << std::min(pool.failures - 1, 7));
-        pool.next_attempt = Clock::now() + std::min<milliseconds>(backoff, milliseconds(30000));
+        NoteStartFailure(pool, worker.status());
       } else if (stopping_ || static_cast<int>(pool.warm.size()) >= pool.spec.pool_size) {
         graveyard.push_back(*worker);
       } else {
@@ -264,6 +308,27 @@ void PoolCore::StartWarmTask(const std::string& environment, std::uint64_t gener
   Bury(graveyard);
 }
 
+sandbox::ProcessSpec PoolCore::WorkerProcessSpec(const EnvironmentSpec& spec, const fs::path& dir,
+                                                 const fs::path& log) const {
+  sandbox::ProcessSpec process_spec;
+  // exec: the shell becomes the worker, so the worker is the process the driver watches.
+  process_spec.argv = {"/bin/sh", "-c", "exec " + spec.run_command};
+  process_spec.env = BaseEnv(dir);
+  for (const auto& [k, v] : spec.env) process_spec.env[k] = v;
+  process_spec.env["TUNA_ENVIRONMENT"] = spec.name;
+  process_spec.env[registry_->marker_key()] = registry_->marker_value();
+  process_spec.cwd = dir;
+  process_spec.log_file = log;
+  process_spec.limits = WorkerLimits(spec.limits);
+  if (use_bwrap_) {
+    process_spec.bwrap = {.enabled = true, .bwrap = options_.bwrap_path, .share_network = true,
+                          .hidden = HiddenPaths(), .read_only = {options_.work_dir / "artifacts"},
+                          .writable = {dir}};
+    for (auto& file : CommandFiles(Words(spec.run_command))) process_spec.bwrap.read_only.push_back(std::move(file));
+  }
+  return process_spec;
+}
+
 Result<WorkerPtr> PoolCore::StartGenericWorker(const EnvironmentSpec& spec) {
   if (stopping_) return Unavailable("pool driver is shutting down");
   if (spec.run_command.empty()) {
@@ -272,36 +337,34 @@ Result<WorkerPtr> PoolCore::StartGenericWorker(const EnvironmentSpec& spec) {
   auto worker = std::make_shared<Worker>();
   worker->id = next_worker_id_++;
   worker->environment = spec.name;
-  worker->dir = options_.work_dir / "workers" / std::to_string(worker->id);
+  auto deadline = Clock::now() + options_.worker_start_timeout;
+  fs::path base = options_.work_dir / "workers";
+  if (spec.fork_server) {
+    TUNA_ASSIGN_OR_RETURN(worker->fork_server, ForkServerFor(spec));
+    base = worker->fork_server->dir;
+    worker->exit_file = base / (std::to_string(worker->id) + ".exit");
+  }
+  worker->dir = base / std::to_string(worker->id);
   worker->socket = worker->dir / "worker.sock";
-  worker->log = options_.work_dir / "workers" / (std::to_string(worker->id) + ".log");
+  worker->log = base / (std::to_string(worker->id) + ".log");
+  if (worker->socket.native().size() >= 108) {
+    return InvalidArgument("worker socket path " + worker->socket.string() + " is too long for a Unix socket", "work_dir");
+  }
   std::error_code ec;
   fs::create_directories(worker->dir, ec);
   if (ec) return Internal("create " + worker->dir.string() + ": " + ec.message());
 
-  sandbox::ProcessSpec process_spec;
-  // exec: the shell becomes the worker, so the worker is the process the driver watches.
-  process_spec.argv = {"/bin/sh", "-c", "exec " + spec.run_command};
-  process_spec.env = BaseEnv(worker->dir);
-  for (const auto& [k, v] : spec.env) process_spec.env[k] = v;
-  process_spec.env["TUNA_WORKER_SOCKET"] = worker->socket.string();
-  process_spec.env["TUNA_WORKER_ID"] = std::to_string(worker->id);
-  process_spec.env["TUNA_ENVIRONMENT"] = spec.name;
-  process_spec.env[registry_->marker_key()] = registry_->marker_value();
-  process_spec.cwd = worker->dir;
-  process_spec.log_file = worker->log;
-  process_spec.limits = WorkerLimits(spec.limits);
-  if (use_bwrap_) {
-    process_spec.bwrap = {.enabled = true, .bwrap = options_.bwrap_path, .share_network = true,
-                          .hidden = HiddenPaths(), .read_only = {options_.work_dir / "artifacts"},
-                          .writable = {worker->dir}};
-    for (auto& file : CommandFiles(Words(spec.run_command))) process_spec.bwrap.read_only.push_back(std::move(file));
+  if (worker->fork_server) {
+    TUNA_RETURN_IF_ERROR(ForkWorker(spec, *worker, deadline));
+  } else {
+    sandbox::ProcessSpec process_spec = WorkerProcessSpec(spec, worker->dir, worker->log);
+    process_spec.env["TUNA_WORKER_SOCKET"] = worker->socket.string();
+    process_spec.env["TUNA_WORKER_ID"] = std::to_string(worker->id);
+    TUNA_ASSIGN_OR_RETURN(worker->process, SpawnTracked(process_spec));
   }
-  TUNA_ASSIGN_OR_RETURN(worker->process, SpawnTracked(process_spec));
   worker->client = std::make_unique<UnixHttpClient>(worker->socket);
 
   // Healthy = answers GET /_tuna/healthz on its socket. Poll with a short, growing backoff.
-  auto deadline = Clock::now() + options_.worker_start_timeout;
   auto backoff = std::chrono::microseconds(200);
   InvokeRequest health;
   health.method = "GET";

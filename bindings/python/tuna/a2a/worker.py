@@ -505,7 +505,29 @@ async def _serve(path: str) -> None:
     await asyncio.Event().wait()  # forever; _begin_drain may close the server, the process exits
 
 
+def _preload() -> None:
+    """What a fork-server imports once for all its workers: the modules a handler's ``ctx`` uses
+    and asyncio's event loop machinery."""
+    import asyncio.unix_events  # noqa: F401,PLC0415
+    import selectors  # noqa: F401,PLC0415
+
+    from .. import agents, environ, memory, tools  # noqa: F401,PLC0415
+
+
+def _forked_worker() -> None:
+    path = os.environ.get("TUNA_WORKER_SOCKET")
+    if not path:
+        sys.exit("tuna.a2a worker: the fork-server was asked for a worker without TUNA_WORKER_SOCKET")
+    main(path)
+
+
 def main(socket_path: Optional[str] = None) -> None:
+    fork_socket = os.environ.get("TUNA_FORK_SERVER_SOCKET")
+    if fork_socket and not socket_path:
+        from .forkserver import serve as fork_serve  # noqa: PLC0415
+        _preload()
+        fork_serve(fork_socket, _forked_worker)
+        return
     path = socket_path or os.environ.get("TUNA_WORKER_SOCKET")
     if not path:
         sys.exit("tuna.a2a worker: TUNA_WORKER_SOCKET is not set (the pool driver starts workers)")
