@@ -46,7 +46,7 @@ def _manifests(tmp: Path) -> Path:
         "apiVersion": "tuna.ai/v1alpha1", "kind": "AgentEnvironment",
         "metadata": {"name": "python-a2a", "namespace": "default"},
         "spec": {"runtime": "python3", "workerCommand": f"{os.path.basename(sys.executable)} -m tuna.a2a worker",
-                 "buildScript": "true", "driver": "pool", "poolSize": 1, "env": env,
+                 "buildScript": "true", "driver": "pool", "poolSize": 1, "forkServer": True, "env": env,
                  "resources": {"limits": {"memory": "512Mi"}}},
     }
 
@@ -99,7 +99,9 @@ def url_of(server, agent):
 
 
 def worker_logs(server) -> str:
-    return "".join(Path(p).read_text(errors="replace") for p in sorted(glob.glob(str(server.data_dir / "pool" / "workers" / "*.log"))))
+    # workers/<id>.log, and workers/f<n>/<id>.log for the workers of a fork-server.
+    logs = glob.glob(str(server.data_dir / "pool" / "workers" / "**" / "*.log"), recursive=True)
+    return "".join(Path(p).read_text(errors="replace") for p in sorted(logs))
 
 
 def run(coro):

@@ -70,14 +70,31 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 
 
 class Worker:
-    def __init__(self, tmp: Path) -> None:
+    """The worker under test: started as its own process, or forked by `python -m tuna.a2a worker`
+    running as a fork-server (TUNA_FORK_SERVER_SOCKET), as the pool does for forkServer environments."""
+
+    def __init__(self, tmp: Path, forked: bool = False) -> None:
         self.dir = tmp
         (tmp / "art").mkdir()
         (tmp / "art" / "test_worker_agent.py").write_text(AGENT)
         self.socket = str(tmp / "w.sock")
+        self.exit_file = tmp / "worker.exit"
         self.log = open(tmp / "worker.log", "w+")
         env = {**os.environ, "TUNA_WORKER_SOCKET": self.socket, "TUNA_HANDLER_GRACE_SECONDS": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "tuna.a2a", "worker"], stderr=self.log, env=env)
+        self.forked = forked
+        if forked:
+            fork_socket = str(tmp / "fork.sock")
+            server_env = {k: v for k, v in os.environ.items() if k != "TUNA_WORKER_SOCKET"}
+            self.proc = subprocess.Popen([sys.executable, "-m", "tuna.a2a", "worker"], stderr=self.log,
+                                         env={**server_env, "TUNA_FORK_SERVER_SOCKET": fork_socket})
+            wait_for(lambda: os.path.exists(fork_socket), timeout=20)
+            answer = fork_server_call(fork_socket, {"op": "fork", "id": "1", "cwd": str(tmp), "log": str(tmp / "worker.log"),
+                                                    "exitFile": str(self.exit_file), "env": env})
+            assert isinstance(answer.get("pid"), int), answer
+            self.pid = answer["pid"]
+        else:
+            self.proc = subprocess.Popen([sys.executable, "-m", "tuna.a2a", "worker"], stderr=self.log, env=env)
+            self.pid = self.proc.pid
         wait_for(lambda: os.path.exists(self.socket), timeout=20)
 
     def call(self, method: str, path: str, body=None):
@@ -97,16 +114,38 @@ class Worker:
         self.log.flush()
         return (self.dir / "worker.log").read_text()
 
+    def wait_exit(self, timeout: float) -> int:
+        """The worker's exit code; for a forked worker, as its fork-server reports it."""
+        if not self.forked:
+            return self.proc.wait(timeout=timeout)
+        wait_for(lambda: self.exit_file.exists(), timeout=timeout)
+        how = self.exit_file.read_text().strip()
+        assert how.startswith("exit code "), how
+        return int(how.split()[-1])
+
     def stop(self) -> None:
+        if self.forked:
+            try:
+                os.killpg(self.pid, 9)
+            except ProcessLookupError:
+                pass
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
         self.log.close()
 
 
-@pytest.fixture
-def worker(tmp_path):
-    w = Worker(tmp_path)
+def fork_server_call(path: str, request: dict) -> dict:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(path)
+        s.sendall(json.dumps(request).encode() + b"\n")
+        return json.loads(s.makefile().readline())
+
+
+@pytest.fixture(params=["process", "forked"])
+def worker(tmp_path, request):
+    w = Worker(tmp_path, forked=request.param == "forked")
     yield w
     w.stop()
 
@@ -223,7 +262,7 @@ def test_a_plain_handler_past_its_deadline_fails_and_the_worker_is_replaced(work
     assert line["statusUpdate"]["status"]["state"] == "TASK_STATE_FAILED"
     assert line["statusUpdate"]["status"]["message"]["parts"][0]["text"] == \
         "the handler did not finish within 0.5 s (Agent.timeout)"
-    assert worker.proc.wait(timeout=10) == 75
+    assert worker.wait_exit(10) == 75
 
 
 def test_a_hung_plain_handler_ends_the_worker_after_the_grace_period(worker):
@@ -241,7 +280,58 @@ def test_a_hung_plain_handler_ends_the_worker_after_the_grace_period(worker):
     assert time.monotonic() - started < 1.0
     with pytest.raises(ConnectionRefusedError):
         worker.call("GET", "/_tuna/healthz")
-    assert worker.proc.wait(timeout=10) == 75
+    assert worker.wait_exit(10) == 75
     with pytest.raises(http.client.IncompleteRead):
         r.read()
     assert "past its deadline and grace period" in worker.logs() and "t-hung" in worker.logs()
+
+
+def test_a_fork_server_answers_ping_and_refuses_bad_requests(tmp_path):
+    fork_socket = str(tmp_path / "fork.sock")
+    env = {k: v for k, v in os.environ.items() if k != "TUNA_WORKER_SOCKET"}
+    pids = []
+    with open(tmp_path / "server.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "tuna.a2a", "worker"], stderr=log,
+                                env={**env, "TUNA_FORK_SERVER_SOCKET": fork_socket})
+        try:
+            wait_for(lambda: os.path.exists(fork_socket), timeout=20)
+            assert fork_server_call(fork_socket, {"op": "ping"}) == {"ok": True, "pid": proc.pid}
+            assert "unknown op 'spawn'" in fork_server_call(fork_socket, {"op": "spawn"})["error"]
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.connect(fork_socket)
+                s.sendall(b"not json\n")
+                assert "bad request" in json.loads(s.makefile().readline())["error"]
+            # Two forks specialize independently: a worker belongs to one revision.
+            for name in ("a", "b"):
+                d = tmp_path / name
+                (d / "art").mkdir(parents=True)
+                (d / "art" / f"agent_{name}.py").write_text(
+                    f"from tuna.a2a import Agent\nagent = Agent(name='{name}')\n"
+                    f"@agent.handler\ndef h(ctx, m):\n    return '{name}: ' + m.text\n")
+                answer = fork_server_call(fork_socket, {"op": "fork", "id": name, "cwd": str(d), "log": str(d / "log"),
+                                                        "exitFile": str(d / "exit"),
+                                                        "env": {**env, "TUNA_WORKER_SOCKET": str(d / "w.sock")}})
+                pids.append(answer["pid"])
+                wait_for(lambda: os.path.exists(d / "w.sock"), timeout=20)
+                c = UnixHTTPConnection(str(d / "w.sock"))
+                c.request("POST", "/_tuna/specialize", body=json.dumps({"revision": name, "artifactDir": str(d / "art"),
+                                                                         "entrypoint": f"agent_{name}:agent", "env": {}}),
+                          headers={"Content-Type": "application/json"})
+                assert c.getresponse().status == 200
+            for name in ("a", "b"):
+                c = UnixHTTPConnection(str(tmp_path / name / "w.sock"))
+                c.request("POST", "/a2a/execute", body=json.dumps(execute_body("hi")), headers={"Content-Type": "application/json"})
+                lines = [json.loads(x) for x in c.getresponse().read().splitlines()]
+                assert f"{name}: hi" in json.dumps(lines)
+            assert pids[0] != pids[1] and proc.pid not in pids
+            os.kill(pids[0], 9)
+            wait_for(lambda: (tmp_path / "a" / "exit").exists(), timeout=10)
+            assert (tmp_path / "a" / "exit").read_text() == "killed by signal 9\n"
+        finally:
+            for pid in pids:
+                try:
+                    os.killpg(pid, 9)
+                except ProcessLookupError:
+                    pass
+            proc.kill()
+            proc.wait()
