@@ -424,3 +424,28 @@ def test_the_agents_log_lines_reach_tuna_logs(deployed):
     missing = subprocess.run([str(tuna_binary()), "logs", "agentdeployment/nobody"], env=env, capture_output=True, text=True,
                              timeout=60)
     assert missing.returncode == 3, missing.stderr
+    # The same through the Python client.
+    client = tuna.Client(server.url, server.token)
+    text = client.logs("ad", "pyecho", stage="staging")
+    assert "==> worker " in text and '"echoing"' in text, text[-2000:]
+    assert len(client.logs("agentdeployment", "pyecho", stage="staging", tail_bytes=200)) < len(text)
+    with pytest.raises(tuna.InvalidArgumentError, match="stage"):
+        client.logs("ad", "pyecho", stage="nope")
+    with pytest.raises(tuna.NotFoundError):
+        client.logs("ad", "nobody")
+
+
+def test_build_logs_through_the_python_client(deployed):
+    server, _key = deployed
+    client = tuna.Client(server.url, server.token)
+    builds = [b for b in client.list("agentbuilds") if b.get("status", {}).get("phase") == "Succeeded"]
+    assert builds, client.list("agentbuilds")
+    name = builds[0]["metadata"]["name"]
+    chunk = client.build_log(name)
+    assert chunk["phase"] == "Succeeded" and chunk["text"] and chunk["nextOffset"] == len(chunk["text"].encode())
+    end = client.build_log(name, offset=chunk["nextOffset"])
+    assert end == {"text": "", "nextOffset": chunk["nextOffset"], "complete": True, "phase": "Succeeded"}
+    followed = "".join(client.follow_build_log(name, timeout=30))
+    assert followed == chunk["text"]
+    with pytest.raises(tuna.NotFoundError):
+        client.build_log("no-such-build")

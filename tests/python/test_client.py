@@ -253,3 +253,39 @@ def test_ctrl_c_interrupts_a_blocked_watch(tuna_server):
         if proc.poll() is None:
             proc.kill()
     assert out.strip() == "interrupted" and proc.returncode == 0
+
+
+def test_repositories_and_artifact_upload(client, tmp_path):
+    import hashlib
+    import tarfile
+    repo = client.create_repository("py-client-repo")
+    assert repo["name"] == "py-client-repo" and repo["namespace"] == "default"
+    assert repo["url"].endswith("/git/default/py-client-repo.git"), repo
+    assert "py-client-repo" in [r["name"] for r in client.list_repositories()]
+    with pytest.raises(tuna.AlreadyExistsError):
+        client.create_repository("py-client-repo")
+    with pytest.raises(tuna.InvalidArgumentError):
+        client.create_repository("Not A Name")
+    client.delete_repository("py-client-repo")
+    assert "py-client-repo" not in [r["name"] for r in client.list_repositories()]
+    with pytest.raises(tuna.NotFoundError):
+        client.delete_repository("py-client-repo")
+
+    # An archive's bytes, its file, or a directory packed as a snapshot.
+    src = tmp_path / "agent"
+    (src / "pkg").mkdir(parents=True)
+    (src / "agent.py").write_text("print('hi')\n")
+    (src / "pkg" / "__init__.py").write_text("")
+    (src / ".git").mkdir()
+    (src / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    digest = client.upload_artifact(src)
+    assert digest.startswith("sha256:")
+    assert client.upload_artifact(src) == digest  # the same tree gives the same archive
+    archive = tmp_path / "a.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(src / "agent.py", arcname="agent.py")
+    data = archive.read_bytes()
+    assert client.upload_artifact(data) == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert client.upload_artifact(archive) == "sha256:" + hashlib.sha256(data).hexdigest()
+    with pytest.raises(tuna.InvalidArgumentError, match="empty"):
+        client.upload_artifact(b"")

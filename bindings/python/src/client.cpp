@@ -218,6 +218,51 @@ class PyClient {
     return out;
   }
 
+  py::dict BuildLog(std::string kind, std::string ns, std::string name, std::size_t offset) {
+    auto key = Key(std::move(kind), std::move(ns), std::move(name));
+    auto chunk = Unwrap(Blocking([&] { return client_->ReadBuildLog(key, offset); }));
+    py::dict d;
+    d["text"] = py::bytes(chunk.text).attr("decode")("utf-8", "replace");
+    d["nextOffset"] = chunk.next_offset;
+    d["complete"] = chunk.complete;
+    d["phase"] = chunk.phase;
+    return d;
+  }
+
+  py::str DeploymentLogs(std::string kind, std::string ns, std::string name, std::string stage, std::size_t tail_bytes) {
+    auto key = Key(std::move(kind), std::move(ns), std::move(name));
+    auto text = Unwrap(Blocking([&] { return client_->ReadDeploymentLogs(key, stage, tail_bytes); }));
+    return py::bytes(text).attr("decode")("utf-8", "replace");
+  }
+
+  std::string UploadArtifact(const py::bytes& data) {
+    std::string bytes = data;
+    return Unwrap(Blocking([&] { return client_->UploadArtifact(bytes); }));
+  }
+
+  static py::dict RepositoryToPython(const RepositoryInfo& repo) {
+    py::dict d;
+    d["name"] = repo.name;
+    d["namespace"] = repo.namespace_;
+    d["url"] = repo.url;
+    return d;
+  }
+
+  py::dict CreateRepository(std::string ns, std::string name) {
+    return RepositoryToPython(Unwrap(Blocking([&] { return client_->CreateRepository(ns, name); })));
+  }
+
+  py::list ListRepositories(std::string ns) {
+    auto repos = Unwrap(Blocking([&] { return client_->ListRepositories(ns); }));
+    py::list out;
+    for (const auto& repo : repos) out.append(RepositoryToPython(repo));
+    return out;
+  }
+
+  void DeleteRepository(std::string ns, std::string name) {
+    Check(Blocking([&] { return client_->DeleteRepository(ns, name); }));
+  }
+
   py::list Discovery() {
     auto kinds = Unwrap(Blocking([&] { return client_->Discovery(); }));
     py::list out;
@@ -267,6 +312,14 @@ void BindClient(py::module_& m) {
            py::arg("label_selector") = "", py::arg("resource_version") = "", py::arg("send_initial_events") = true,
            py::arg("server_timeout") = 0.0)
       .def("events", &PyClient::Events, py::arg("kind"), py::arg("namespace"), py::arg("name"))
+      .def("build_log", &PyClient::BuildLog, py::arg("kind"), py::arg("namespace"), py::arg("name"),
+           py::arg("offset") = 0)
+      .def("deployment_logs", &PyClient::DeploymentLogs, py::arg("kind"), py::arg("namespace"), py::arg("name"),
+           py::arg("stage"), py::arg("tail_bytes") = 65536)
+      .def("upload_artifact", &PyClient::UploadArtifact, py::arg("data"))
+      .def("create_repository", &PyClient::CreateRepository, py::arg("namespace"), py::arg("name"))
+      .def("list_repositories", &PyClient::ListRepositories, py::arg("namespace"))
+      .def("delete_repository", &PyClient::DeleteRepository, py::arg("namespace"), py::arg("name"))
       .def("discovery", &PyClient::Discovery)
       .def("version", &PyClient::Version)
       .def("health", &PyClient::Health);

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import copy
+import io
+import pathlib
+import tarfile
+import time
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from . import _config, _tuna
 from .codec import Resource, decode_any, manifest_files
-from .errors import AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError, TunaError
+from .errors import (AlreadyExistsError, ConflictError, DeadlineExceededError, InvalidArgumentError, NotFoundError,
+                     TunaError)
 
 _CONFLICT_RETRIES = 5
 # Apply order: what others reference first (admission checks that references resolve).
@@ -25,6 +30,27 @@ def canonical_kind(kind: str) -> str:
         names = ", ".join(k["plural"] for k in _tuna.kinds())
         raise InvalidArgumentError(f'unknown kind "{kind}"; the kinds are {names}')
     return found
+
+
+def _snapshot(directory: pathlib.Path) -> bytes:
+    """A tar.gz of a directory's files (``.git`` left out), entries sorted and owned by nobody so the
+    same tree gives the same archive."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as tar:
+        for path in sorted(directory.rglob("*")):
+            relative = path.relative_to(directory)
+            if relative.parts[0] == ".git":
+                continue
+            info = tar.gettarinfo(str(path), arcname=str(relative))
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mtime = 0
+            if info.isfile():
+                with open(path, "rb") as f:
+                    tar.addfile(info, f)
+            elif info.isdir() or info.issym():
+                tar.addfile(info)
+    return buffer.getvalue()
 
 
 def qualified_name(obj: Resource) -> str:
@@ -243,6 +269,62 @@ class Client:
     def events(self, kind: str, name: str, namespace: Optional[str] = None) -> List[Dict[str, Any]]:
         """Recent events of an object (what controllers did), oldest first."""
         return self._native.events(canonical_kind(kind), self._ns(namespace), name)
+
+    # ---- logs, artifacts, repositories --------------------------------------------------------------
+    def build_log(self, name: str, namespace: Optional[str] = None, *, kind: str = "AgentBuild",
+                  offset: int = 0) -> Dict[str, Any]:
+        """A piece of a build's log from ``offset``: ``{"text", "nextOffset", "complete", "phase"}``
+        (kind AgentBuild or MCPServerBuild). ``complete`` once the build has ended and nothing is
+        left after ``offset``."""
+        return self._native.build_log(canonical_kind(kind), self._ns(namespace), name, int(offset))
+
+    def follow_build_log(self, name: str, namespace: Optional[str] = None, *, kind: str = "AgentBuild",
+                         poll: float = 0.5, timeout: Optional[float] = None) -> Iterator[str]:
+        """Yields a build's log as it grows until the build ends (like ``tuna logs build/NAME -f``);
+        DeadlineExceededError after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        offset = 0
+        while True:
+            chunk = self.build_log(name, namespace, kind=kind, offset=offset)
+            offset = chunk["nextOffset"]
+            if chunk["text"]:
+                yield chunk["text"]
+            if chunk["complete"]:
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                raise DeadlineExceededError(f"build {name} still {chunk['phase'] or 'pending'} after {timeout} s")
+            if not chunk["text"]:
+                time.sleep(poll)
+
+    def logs(self, kind: str, name: str, namespace: Optional[str] = None, *, stage: str = "staging",
+             tail_bytes: int = 64 << 10) -> str:
+        """What a stage's running revision wrote (kind AgentDeployment or MCPServerDeployment): the
+        last ``tail_bytes`` (1 to 4 MiB) of each replica's output under a ``==> worker N <==``
+        heading; for a Python agent, its ``ctx.log`` lines."""
+        return str(self._native.deployment_logs(canonical_kind(kind), self._ns(namespace), name, stage, int(tail_bytes)))
+
+    def upload_artifact(self, source: Any) -> str:
+        """Stores an archive in the server's artifact store; returns its digest (``sha256:...``), for a
+        source ``{"archive": "<digest>"}``. ``source``: the archive's bytes, a tar(.gz) file's path, or
+        a directory, which is packed as a tar.gz snapshot (without ``.git``) as ``tuna apply`` does."""
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+        else:
+            path = pathlib.Path(source)
+            data = _snapshot(path) if path.is_dir() else path.read_bytes()
+        return str(self._native.upload_artifact(data))
+
+    def create_repository(self, name: str, namespace: Optional[str] = None) -> Dict[str, str]:
+        """Creates an empty git repository; returns ``{"name", "namespace", "url"}`` (``git push`` there)."""
+        return dict(self._native.create_repository(self._ns(namespace), name))
+
+    def list_repositories(self, namespace: Optional[str] = None) -> List[Dict[str, str]]:
+        """The namespace's git repositories, by name."""
+        return [dict(r) for r in self._native.list_repositories(self._ns(namespace))]
+
+    def delete_repository(self, name: str, namespace: Optional[str] = None) -> None:
+        """Deletes a git repository and its history (the deployments it made stay)."""
+        self._native.delete_repository(self._ns(namespace), name)
 
     # ---- writing ---------------------------------------------------------------------------------
     def _prepared(self, obj: Resource) -> Resource:
