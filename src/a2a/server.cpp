@@ -11,7 +11,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <deque>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -254,6 +256,13 @@ class Server::Impl {
     bool finished = false;  // Execute returned
     std::optional<Message> direct_message;
     Message incoming;       // the user message (history entry when the task is created)
+    // Write-behind (ServerOptions::persist_interval): the history as this server knows it (the
+    // stored part plus what is pending), what the store does not have yet, and since when.
+    std::vector<Message> history;
+    std::vector<Message> pending_history;
+    bool dirty = false;
+    bool indexed = false;   // the context index entry is written
+    std::chrono::steady_clock::time_point dirty_since{};
     std::vector<std::shared_ptr<StreamImpl>> streams;
     std::shared_ptr<CancellationToken> token = std::make_shared<CancellationToken>();
   };
@@ -268,9 +277,35 @@ class Server::Impl {
         prefix_("a2a/" + options_.scope + "/"),
         // Admission is counted in live_ (running + queued); the pool's own bound never bites first.
         pool_(std::make_unique<net::WorkerPool>(options_.max_concurrent_tasks,
-                                                options_.max_concurrent_tasks + options_.max_queued_tasks + 1)) {}
+                                                options_.max_concurrent_tasks + options_.max_queued_tasks + 1)) {
+    if (options_.persist_interval.count() > 0) flusher_ = std::thread([this] { FlushLoop(); });
+  }
 
   ~Impl() { Shutdown(); }
+
+  // Writes the changes of running tasks that have waited persist_interval (a task that emits an
+  // event and then works silently still reaches the store).
+  void FlushLoop() {
+    const auto tick = std::max(std::chrono::milliseconds(5), options_.persist_interval / 2);
+    std::unique_lock<std::mutex> lock(flush_mu_);
+    while (!flush_stop_) {
+      flush_cv_.wait_for(lock, tick, [&] { return flush_stop_; });
+      if (flush_stop_) break;
+      lock.unlock();
+      std::vector<LivePtr> live;
+      {
+        std::lock_guard<std::mutex> live_lock(live_mu_);
+        live.reserve(live_.size());
+        for (auto& [id, t] : live_) live.push_back(t);
+      }
+      const auto now = std::chrono::steady_clock::now();
+      for (auto& t : live) {
+        std::lock_guard<std::mutex> task_lock(t->mu);
+        if (t->dirty && now - t->dirty_since >= options_.persist_interval) (void)FlushLocked(*t);
+      }
+      lock.lock();
+    }
+  }
 
   void Shutdown() {
     std::vector<LivePtr> live;
@@ -285,8 +320,15 @@ class Server::Impl {
     for (auto& t : live) {
       std::lock_guard<std::mutex> lock(t->mu);
       if (!t->settled) (void)ApplyStatusLocked(*t, TaskState::kFailed, Message::Text(Role::kAgent, "server stopped"), {});
+      if (t->dirty) (void)FlushLocked(*t);
       FinishLocked(*t);
     }
+    {
+      std::lock_guard<std::mutex> lock(flush_mu_);
+      flush_stop_ = true;
+    }
+    flush_cv_.notify_all();
+    if (flusher_.joinable()) flusher_.join();
   }
 
   std::size_t ActiveTasks() const {
@@ -362,12 +404,68 @@ class Server::Impl {
     if (m.context_id.empty()) m.context_id = t.task.context_id;
   }
 
+  // ---- write-behind (LiveTask mutex held) ----
+
+  void AddHistoryLocked(LiveTask& t, const Message& message) {
+    t.history.push_back(message);
+    if (t.history.size() > options_.max_history) t.history.erase(t.history.begin());
+    t.pending_history.push_back(message);
+  }
+
+  // Notes a change; writes it now when `now` (an end, input-required) or when writing is not
+  // deferred, else leaves it to a later change or the flusher.
+  Status ChangedLocked(LiveTask& t, bool now) {
+    if (!t.dirty) {
+      t.dirty = true;
+      t.dirty_since = std::chrono::steady_clock::now();
+    }
+    if (now || options_.persist_interval.count() <= 0 ||
+        std::chrono::steady_clock::now() - t.dirty_since >= options_.persist_interval) {
+      return FlushLocked(t);
+    }
+    return Status::Ok();
+  }
+
+  Status FlushLocked(LiveTask& t) {
+    if (!t.dirty) return Status::Ok();
+    const bool ended = IsTerminal(t.task.status.state) || IsInterrupted(t.task.status.state);
+    // The context index goes with the first write and again at the end (its TTL then runs with the task's).
+    Status st = PersistTask(t.task, /*index=*/!t.indexed || ended);
+    for (std::size_t i = 0; st.ok() && i < t.pending_history.size(); ++i) st = AppendHistory(t.task.id, t.pending_history[i]);
+    if (!st.ok()) {
+      core::Logger()->warn("a2a task={} persist failed: {}", t.task.id, st.ToString());
+      return st;
+    }
+    t.indexed = true;
+    t.pending_history.clear();
+    t.dirty = false;
+    return Status::Ok();
+  }
+
+  // The task as this server knows it, with the last `history_length` messages (all when nullopt).
+  Task SnapshotLocked(const LiveTask& t, std::optional<std::size_t> history_length) const {
+    Task snapshot = t.task;
+    std::size_t want = history_length ? std::min(*history_length, options_.max_history) : options_.max_history;
+    std::size_t from = t.history.size() > want ? t.history.size() - want : 0;
+    snapshot.history.assign(t.history.begin() + static_cast<std::ptrdiff_t>(from), t.history.end());
+    return snapshot;
+  }
+
+  // A live task's current state from memory, else the stored one.
+  Result<Task> CurrentTask(const std::string& id, std::optional<std::size_t> history_length) {
+    if (LivePtr t = FindLive(id)) {
+      std::lock_guard<std::mutex> lock(t->mu);
+      if (t->created) return SnapshotLocked(*t, history_length);
+    }
+    return LoadTask(id, history_length);
+  }
+
   Status EnsureCreatedLocked(LiveTask& t) {
     if (t.created) return Status::Ok();
     t.created = true;
     t.task.status = TaskStatus{.state = TaskState::kSubmitted, .message = std::nullopt, .timestamp = NowTimestamp()};
-    TUNA_RETURN_IF_ERROR(PersistTask(t.task));
-    TUNA_RETURN_IF_ERROR(AppendHistory(t.task.id, t.incoming));
+    AddHistoryLocked(t, t.incoming);
+    TUNA_RETURN_IF_ERROR(ChangedLocked(t, /*now=*/false));
     Task snapshot = t.task;
     snapshot.history.push_back(t.incoming);
     Broadcast(t, snapshot);
@@ -382,12 +480,9 @@ class Server::Impl {
     TUNA_RETURN_IF_ERROR(EnsureCreatedLocked(t));
     if (message) FillAgentMessage(t, *message);
     t.task.status = TaskStatus{.state = state, .message = message, .timestamp = NowTimestamp()};
-    Status persisted = PersistTask(t.task, /*index=*/IsTerminal(state) || IsInterrupted(state));
-    if (persisted.ok() && message) persisted = AppendHistory(t.task.id, *message);
-    if (!persisted.ok()) {
-      core::Logger()->warn("a2a task={} persist failed: {}", t.task.id, persisted.ToString());
-    }
     bool last = IsTerminal(state) || IsInterrupted(state);
+    if (message) AddHistoryLocked(t, *message);
+    Status persisted = ChangedLocked(t, /*now=*/last);
     Broadcast(t, TaskStatusUpdateEvent{.task_id = t.task.id,
                                        .context_id = t.task.context_id,
                                        .status = t.task.status,
@@ -414,7 +509,7 @@ class Server::Impl {
     } else {
       t.task.artifacts.push_back(artifact);
     }
-    Status persisted = PersistTask(t.task, /*index=*/false);
+    Status persisted = ChangedLocked(t, /*now=*/false);
     Broadcast(t, TaskArtifactUpdateEvent{.task_id = t.task.id,
                                          .context_id = t.task.context_id,
                                          .artifact = std::move(artifact),
@@ -481,6 +576,10 @@ class Server::Impl {
   std::unordered_map<std::string, LivePtr> live_;
   bool stopping_ = false;
   std::unique_ptr<net::WorkerPool> pool_;
+  std::mutex flush_mu_;
+  std::condition_variable flush_cv_;
+  bool flush_stop_ = false;
+  std::thread flusher_;
 };
 
 class Server::Impl::Queue final : public EventQueue {
@@ -632,11 +731,13 @@ json::value Server::Impl::Send(const json::value& id, const json::value& params,
           id, StatusError(InvalidArgument("does not match the task's context " + existing->context_id, "params.message.contextId")));
     }
     p.message.context_id = existing->context_id;
+    t->history = existing->history;
     context->history = std::move(existing->history);
     existing->history.clear();
     context->task = *existing;
     t->task = std::move(*existing);
     t->created = true;
+    t->indexed = true;
   } else {
     t->task.id = NewUuid();
     t->task.context_id = p.message.context_id.empty() ? NewUuid() : p.message.context_id;
@@ -672,7 +773,7 @@ json::value Server::Impl::Send(const json::value& id, const json::value& params,
         s->Push(snapshot);
       }
       // A continued task: the user's answer goes into history and the task works again.
-      (void)AppendHistory(t->task.id, p.message);
+      AddHistoryLocked(*t, p.message);
       (void)ApplyStatusLocked(*t, TaskState::kWorking, std::nullopt, {});
     }
   }
@@ -697,14 +798,8 @@ json::value Server::Impl::Send(const json::value& id, const json::value& params,
     // Nothing yet (non-blocking call, or a slow first event): report the task as submitted.
     (void)EnsureCreatedLocked(*t);
   }
-  Task snapshot = t->task;
+  Task snapshot = SnapshotLocked(*t, p.history_length);
   lock.unlock();
-  auto full = LoadTask(snapshot.id, p.history_length);
-  if (full.ok()) {
-    snapshot = std::move(*full);
-  } else {
-    snapshot.history = {t->incoming};
-  }
   json::value task_json = ToJson(snapshot, version, p.history_length);
   if (version == Version::kV1_0) return jsonrpc::MakeResponse(id, json::object{{"task", std::move(task_json)}});
   return jsonrpc::MakeResponse(id, std::move(task_json));
@@ -714,7 +809,7 @@ json::value Server::Impl::Get(const json::value& id, const json::value& params, 
   std::optional<std::size_t> history_length;
   auto task_id = DecodeTaskId(params, &history_length);
   if (!task_id.ok()) return jsonrpc::MakeErrorResponse(id, StatusError(task_id.status()));
-  auto task = LoadTask(*task_id, history_length);
+  auto task = CurrentTask(*task_id, history_length);
   if (!task.ok()) {
     if (task.status().code() == StatusCode::kNotFound) {
       return jsonrpc::MakeErrorResponse(id, A2aError(kTaskNotFound, "task " + *task_id + " not found"));
@@ -762,9 +857,23 @@ json::value Server::Impl::List(const json::value& id, const json::value& params,
     if (page->next_after.empty()) break;
     after = page->next_after;
   }
+  // Live tasks come from memory: the store may not have them yet, or not their latest state.
+  {
+    std::vector<LivePtr> live;
+    {
+      std::lock_guard<std::mutex> lock(live_mu_);
+      for (auto& [tid, t] : live_) live.push_back(t);
+    }
+    for (auto& t : live) {
+      std::lock_guard<std::mutex> lock(t->mu);
+      if (t->created && (context_id.empty() || t->task.context_id == context_id)) ids.push_back(t->task.id);
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  }
   std::vector<Task> tasks;
   for (const auto& tid : ids) {
-    auto t = LoadTask(tid, history_length.value_or(0));
+    auto t = CurrentTask(tid, history_length.value_or(0));
     if (!t.ok()) continue;  // expired between List and Get
     if (status_filter && t->status.state != *status_filter) continue;
     tasks.push_back(std::move(*t));
@@ -823,7 +932,7 @@ json::value Server::Impl::Cancel(const json::value& id, const json::value& param
     Status st = PersistTask(*task);
     if (!st.ok()) return jsonrpc::MakeErrorResponse(id, StatusError(st));
   }
-  auto task = LoadTask(*task_id, std::nullopt);
+  auto task = CurrentTask(*task_id, std::nullopt);
   if (!task.ok()) return jsonrpc::MakeErrorResponse(id, StatusError(task.status()));
   return jsonrpc::MakeResponse(id, ToJson(*task, version));
 }
@@ -836,10 +945,7 @@ json::value Server::Impl::Subscribe(const json::value& id, const json::value& pa
     if (!t->settled && t->created) {
       auto s = std::make_shared<StreamImpl>(id, version, options_.max_stream_backlog);
       // The current state first, then live events (we hold the task's lock: nothing is missed).
-      Task snapshot = t->task;
-      auto stored = LoadTask(*task_id, std::nullopt);
-      if (stored.ok()) snapshot.history = std::move(stored->history);
-      s->Push(snapshot);
+      s->Push(SnapshotLocked(*t, std::nullopt));
       t->streams.push_back(s);
       *stream = s;
       return nullptr;
@@ -962,7 +1068,7 @@ const AgentCard& Server::card() const { return impl_->options_.card; }
 json::value Server::CardJson(std::string_view endpoint_url) const { return CardToJson(impl_->options_.card, endpoint_url); }
 
 Result<Task> Server::GetTask(std::string_view task_id, std::optional<std::size_t> history_length) {
-  return impl_->LoadTask(task_id, history_length);
+  return impl_->CurrentTask(std::string(task_id), history_length);
 }
 
 std::size_t Server::ActiveTasks() const { return impl_->ActiveTasks(); }

@@ -144,6 +144,13 @@ struct ServerOptions {
   std::size_t default_page_size = 50;
   std::size_t max_page_size = 100;
   std::size_t max_list_scan = 10000;
+  /// Write-behind of a running task: a change reaches the store at most this long after it is
+  /// made while the task runs; creation and intermediate updates of a task that ends sooner are
+  /// written once, with its end. The end of a task (terminal state) and input-required are
+  /// written at once. Readers of this server (GetTask, ListTasks, SubscribeToTask, the
+  /// SendMessage answer) see live tasks from memory, never stale; other processes sharing the
+  /// store see a running task up to this late. 0: every change is written when it happens.
+  std::chrono::milliseconds persist_interval{std::chrono::milliseconds(250)};
 };
 
 /// Per-call transport facts.
