@@ -93,7 +93,8 @@ def _child(request: Dict[str, object], listener: socket.socket, conn: socket.soc
         cwd = request.get("cwd")
         if isinstance(cwd, str) and cwd:
             os.chdir(cwd)
-        gc.unfreeze()
+        # The preloaded objects stay frozen: the child's collector never walks (and so never copies)
+        # the pages it shares with the fork-server.
         child_main()
         code = 0
     except SystemExit as e:

@@ -33,6 +33,7 @@ import concurrent.futures
 import importlib
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -494,10 +495,19 @@ def _watchdog() -> None:
             os._exit(_EXIT_HUNG)
 
 
-async def _serve(path: str) -> None:
+def _listen(path: str) -> socket.socket:
+    """Binds and listens at once, before the event loop starts: the driver's first connection
+    waits in the backlog instead of polling for the socket."""
     if os.path.exists(path):
         os.unlink(path)
-    server = await asyncio.start_unix_server(_connection, path=path, limit=16 << 20, backlog=128)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    sock.listen(128)
+    return sock
+
+
+async def _serve(path: str, sock: socket.socket) -> None:
+    server = await asyncio.start_unix_server(_connection, sock=sock, limit=16 << 20)
     _state.server = server
     threading.Thread(target=_watchdog, name="tuna-watchdog", daemon=True).start()
     runtime_log.info("worker listening", socket=path, worker=os.environ.get("TUNA_WORKER_ID"),
@@ -531,8 +541,9 @@ def main(socket_path: Optional[str] = None) -> None:
     path = socket_path or os.environ.get("TUNA_WORKER_SOCKET")
     if not path:
         sys.exit("tuna.a2a worker: TUNA_WORKER_SOCKET is not set (the pool driver starts workers)")
+    sock = _listen(path)
     try:
-        asyncio.run(_serve(path))
+        asyncio.run(_serve(path, sock))
     except KeyboardInterrupt:
         pass
 
