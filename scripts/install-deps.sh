@@ -10,7 +10,7 @@ PKGS=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev
   libsqlite3-dev sqlite3
   libcurl4-openssl-dev libssl-dev
-  libarchive-dev
+  libarchive-dev libtcmalloc-minimal4
   libgtest-dev libgmock-dev libbenchmark-dev
   bubblewrap procps curl python3
 )

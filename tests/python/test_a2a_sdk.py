@@ -99,3 +99,33 @@ def test_official_javascript_sdk(version):
     with serve("js_echo:agent") as s:
         done = run_js_client(s.url, "unused", version)
     assert done.returncode == 0 and "ALL OK" in done.stdout, done.stdout + done.stderr + s.log()
+
+
+def _maps(pid: int) -> str:
+    with open(f"/proc/{pid}/maps") as f:
+        return f.read()
+
+
+def test_serve_runs_with_tcmalloc_and_keeps_the_environment_of_its_children(tmp_path):
+    """`serve` re-executes itself with tcmalloc preloaded (same pid, same arguments) when it is
+    installed; a handler's subprocesses see LD_PRELOAD as it was; TUNA_ALLOCATOR=system opts out."""
+    from tuna.a2a.__main__ import _tcmalloc
+
+    if _tcmalloc() is None:
+        pytest.skip("libtcmalloc-minimal4 is not installed (scripts/install-deps.sh installs it)")
+    (tmp_path / "env_agent.py").write_text(
+        "import os, subprocess, sys\nfrom tuna.a2a import Agent\nagent = Agent(name='env')\n"
+        "@agent.handler\ndef h(ctx, m):\n"
+        "    out = subprocess.run([sys.executable, '-c', 'import os; print(os.environ.get(\"LD_PRELOAD\", \"-\"))'],\n"
+        "                         capture_output=True, text=True).stdout.strip()\n"
+        "    return out\n")
+    with serve("env_agent:agent", path=tmp_path) as s:
+        assert "libtcmalloc_minimal" in _maps(s.proc.pid)
+
+        async def ask():
+            async with sdk_client(s.url + "/", streaming=False) as client:
+                [answer] = [e async for e in client.send_message(user_message("env"))]
+                return part_texts(answer.message.parts)  # a plain return answers with a message
+        assert run(ask()) == "-"
+    with serve("env_agent:agent", path=tmp_path, env={"TUNA_ALLOCATOR": "system"}) as s:
+        assert "libtcmalloc_minimal" not in _maps(s.proc.pid)
