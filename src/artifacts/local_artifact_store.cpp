@@ -10,6 +10,7 @@
 
 #include "artifacts/file_util.hpp"
 #include "artifacts/sha256.hpp"
+#include "core/unique_fd.hpp"
 #include "tuna/artifacts.hpp"
 
 namespace tuna {
@@ -18,24 +19,6 @@ namespace {
 namespace fs = std::filesystem;
 using artifacts::ErrnoStatus;
 
-class FdCloser {
- public:
-  explicit FdCloser(int fd) : fd_(fd) {}
-  ~FdCloser() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FdCloser(const FdCloser&) = delete;
-  FdCloser& operator=(const FdCloser&) = delete;
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
 
 Status WriteAll(int fd, const char* data, std::size_t size, const fs::path& path) {
   std::size_t done = 0;
@@ -85,7 +68,7 @@ class LocalArtifactStore final : public ArtifactStore {
   }
 
   Result<Digest> Put(const fs::path& file) override {
-    FdCloser in(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    core::UniqueFd in(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
     if (in.get() < 0) return ErrnoStatus("open", file, errno);
     return Store([&](int out, const fs::path& temp) { return CopyAndHash(in.get(), file, out, temp); });
   }
@@ -100,7 +83,7 @@ class LocalArtifactStore final : public ArtifactStore {
   Status Fetch(std::string_view digest, const fs::path& destination) override {
     if (!IsValidDigest(digest)) return InvalidArgument("not a sha256 digest: '" + std::string(digest) + "'");
     fs::path object = ObjectPath(digest);
-    FdCloser in(::open(object.c_str(), O_RDONLY | O_CLOEXEC));
+    core::UniqueFd in(::open(object.c_str(), O_RDONLY | O_CLOEXEC));
     if (in.get() < 0) {
       if (errno == ENOENT) return NotFound("artifact " + std::string(digest) + " not found");
       return ErrnoStatus("open", object, errno);
@@ -108,7 +91,7 @@ class LocalArtifactStore final : public ArtifactStore {
     std::error_code ec;
     if (destination.has_parent_path()) fs::create_directories(destination.parent_path(), ec);
     fs::path temp = artifacts::TempPathFor(destination);
-    FdCloser out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    core::UniqueFd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (out.get() < 0) return ErrnoStatus("create", temp, errno);
     auto copied = CopyAndHash(in.get(), object, out.get(), temp);
     ::close(out.release());
@@ -152,7 +135,7 @@ class LocalArtifactStore final : public ArtifactStore {
   template <typename Writer>
   Result<Digest> Store(Writer&& write) {
     fs::path temp = artifacts::TempPathFor(TempDir() / "put");
-    FdCloser out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
+    core::UniqueFd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
     if (out.get() < 0) return ErrnoStatus("create", temp, errno);
     Result<Digest> digest = write(out.get(), temp);
     if (digest.ok() && ::fsync(out.get()) != 0) digest = ErrnoStatus("fsync", temp, errno);

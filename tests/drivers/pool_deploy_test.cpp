@@ -28,15 +28,7 @@ class PoolDeployTest : public PoolFixture {
     return executor->Invoke(request);
   }
 
-  json::object Json(const Result<InvokeResponse>& response) {
-    EXPECT_TRUE(response.ok()) << response.status().ToString();
-    if (!response.ok()) return {};
-    EXPECT_EQ(response->status, 200) << response->body;
-    json::error_code ec;
-    json::value v = json::parse(response->body, ec);
-    EXPECT_FALSE(ec) << response->body;
-    return v.is_object() ? v.as_object() : json::object{};
-  }
+  json::object Json(const Result<InvokeResponse>& response) { return testing::JsonBody(response); }
 
   ExecutorPtr ExecutorFor(const std::string& id) {
     auto executor = driver_->ExecutorFor(id);

@@ -68,14 +68,7 @@ class PoolForkTest : public PoolFixture, public ::testing::WithParamInterface<bo
     return (*executor)->Invoke(request);
   }
 
-  json::object Json(const Result<InvokeResponse>& response) {
-    EXPECT_TRUE(response.ok()) << response.status().ToString();
-    if (!response.ok()) return {};
-    EXPECT_EQ(response->status, 200) << response->body;
-    json::error_code ec;
-    json::value v = json::parse(response->body, ec);
-    return v.is_object() ? v.as_object() : json::object{};
-  }
+  json::object Json(const Result<InvokeResponse>& response) { return testing::JsonBody(response); }
 
   pid_t WaitForForkServer(const std::string& environment, pid_t other_than = 0) {
     pid_t pid = 0;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <stdio.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -54,6 +55,17 @@ bool Eventually(Condition condition, std::chrono::seconds limit = std::chrono::s
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return true;
+}
+
+/// The JSON object a workload answered with (expects a 200 with a JSON body).
+inline boost::json::object JsonBody(const Result<InvokeResponse>& response) {
+  EXPECT_TRUE(response.ok()) << response.status().ToString();
+  if (!response.ok()) return {};
+  EXPECT_EQ(response->status, 200) << response->body;
+  boost::json::error_code ec;
+  boost::json::value v = boost::json::parse(response->body, ec);
+  EXPECT_FALSE(ec) << response->body;
+  return v.is_object() ? v.as_object() : boost::json::object{};
 }
 
 class PoolFixture : public ::testing::Test {

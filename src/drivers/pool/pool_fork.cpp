@@ -14,6 +14,7 @@
 #include <fstream>
 #include <thread>
 
+#include "core/unique_fd.hpp"
 #include "drivers/pool/pool_core.hpp"
 
 namespace tuna::pool {
@@ -23,19 +24,6 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 using std::chrono::milliseconds;
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // Connects to a Unix socket; -1 with errno set when nobody listens (yet).
 int ConnectUnix(const fs::path& path) {
@@ -59,7 +47,7 @@ int ConnectUnix(const fs::path& path) {
 
 // The pid (in our namespace) of the process that listens on `path`; 0 when nobody listens yet.
 pid_t ListenerPid(const fs::path& path) {
-  Fd fd(ConnectUnix(path));
+  core::UniqueFd fd(ConnectUnix(path));
   if (fd.get() < 0) return 0;
   ucred cred{};
   socklen_t len = sizeof cred;
@@ -69,7 +57,7 @@ pid_t ListenerPid(const fs::path& path) {
 
 // One request line to the fork-server, one answer line back.
 Result<json::object> Ask(const fs::path& socket, const json::object& request, Clock::time_point deadline) {
-  Fd fd(ConnectUnix(socket));
+  core::UniqueFd fd(ConnectUnix(socket));
   if (fd.get() < 0) return Unavailable("connect to " + socket.string() + ": " + std::strerror(errno));
   auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
   if (left.count() <= 0) return DeadlineExceeded("no time left to ask the fork-server");
