@@ -375,6 +375,12 @@ async def _execute(request: _Request, reader: asyncio.StreamReader, writer: asyn
             nonlocal ended
             if not ended:
                 ended = True
+                if ctx._timed_out and not _state.draining:
+                    # It saw its deadline pass (ctx.cancelled) and returned before the timer below
+                    # fired: the task fails the same way, and the worker is replaced the same way.
+                    runtime_log.error("a plain handler ran past its deadline; this worker stops taking calls",
+                                      agent=agent.name, task_id=sink.task_id, timeout_s=agent.timeout)
+                    _begin_drain(_EXIT_HUNG)
                 queue.put_nowait(None)
         thread_done.add_done_callback(end)
         if agent.timeout:
