@@ -32,6 +32,8 @@ python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("mcp") != "2
 # The official A2A Python SDK (PyPI), the client of tuna.a2a's interop tests (tests/python/test_a2a_*.py).
 python3 -c 'import importlib.metadata as m; assert m.version("a2a-sdk") == "1.3.0"' 2>/dev/null ||
   python3 -m pip install --quiet --root-user-action=ignore 'a2a-sdk==1.3.0'
+# mypy (PyPI) for tests/python/test_typing.py: the package is typed and must stay so.
+python3 -c 'import mypy' 2>/dev/null || python3 -m pip install --quiet --root-user-action=ignore 'mypy==2.4.1'
 rm -rf build/python-dist
 python3 -m pip wheel . --quiet --no-build-isolation --no-deps -w build/python-dist \
   -C build-dir=build/python-ci -C cmake.define.TUNA_PYTHON_PREBUILT_LIBRARY="$PWD/build/libtuna.a"

@@ -21,9 +21,10 @@ import threading
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union, cast
 
 from . import _tuna
+from .environ import _quote
 
 Message = Union[str, Mapping[str, Any], List[Mapping[str, Any]]]
 
@@ -122,11 +123,11 @@ class EventStream:
         return self
 
     def __next__(self) -> Dict[str, Any]:
-        return self._stream.next(None)
+        return cast(Dict[str, Any], self._stream.next(None))
 
     def next(self, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
         """The next event; None when ``timeout`` seconds pass first; StopIteration at the end."""
-        return self._stream.next(timeout)
+        return cast(Optional[Dict[str, Any]], self._stream.next(timeout))
 
     def close(self) -> None:
         self._stream.close()
@@ -174,7 +175,7 @@ class Agents:
         if not isinstance(agent, str) or not agent:
             raise ValueError("agent: a non-empty name is required")
         stage = self._check_stage(stage or self.stage)
-        quote = lambda s: urllib.parse.quote(s, safe="")  # noqa: E731
+        quote = _quote
         return f"{self.gateway_url}/a2a/{quote(self.namespace)}/{quote(agent)}/{stage}"
 
     def client(self, agent: str, stage: Optional[str] = None) -> Any:
@@ -216,11 +217,11 @@ class Agents:
 
     def get_task(self, agent: str, task_id: str, *, stage: Optional[str] = None,
                  history_length: Optional[int] = None) -> Dict[str, Any]:
-        return self.client(agent, stage).get_task(task_id, history_length)
+        return cast(Dict[str, Any], self.client(agent, stage).get_task(task_id, history_length))
 
     def cancel(self, agent: str, task_id: str, *, stage: Optional[str] = None) -> Dict[str, Any]:
         """Cancels a task; returns it (``TASK_STATE_CANCELED``)."""
-        return self.client(agent, stage).cancel_task(task_id)
+        return cast(Dict[str, Any], self.client(agent, stage).cancel_task(task_id))
 
     def subscribe(self, agent: str, task_id: str, *, stage: Optional[str] = None) -> EventStream:
         """A running task's current state, then its live events."""

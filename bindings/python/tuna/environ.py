@@ -26,13 +26,18 @@ import os
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, cast
 
 from .errors import FailedPreconditionError
 
 #: The variables runtime() needs (TUNA_REVISION is optional).
 REQUIRED = ("TUNA_GATEWAY_URL", "TUNA_API_KEY", "TUNA_NAMESPACE", "TUNA_AGENT", "TUNA_STAGE")
 
+
+
+def _quote(segment: str) -> str:
+    """One URL path segment, percent-encoded."""
+    return urllib.parse.quote(segment, safe="")
 
 @dataclass(frozen=True)
 class Runtime:
@@ -52,7 +57,7 @@ class Runtime:
     @property
     def tools_url(self) -> str:
         """The agent's federated MCP endpoint: every tool its AgentResourceBinding allows."""
-        q = lambda s: urllib.parse.quote(s, safe="")  # noqa: E731
+        q = _quote
         return f"{self.gateway_url}/mcp/{q(self.namespace)}/agents/{q(self.agent)}/{q(self.stage)}"
 
     def memory(self, context_id: str) -> "Memory":
@@ -63,12 +68,12 @@ class Runtime:
     def tools(self) -> "Tools":
         """An MCP client on the agent's federated endpoint (shared; the session opens on first use)."""
         from .tools import Tools
-        return self._get("tools", lambda: Tools(self.tools_url, self.api_key))
+        return cast("Tools", self._get("tools", lambda: Tools(self.tools_url, self.api_key)))
 
     def agents(self) -> "Agents":
         """An A2A client to the agents of the namespace (shared; default stage production)."""
         from .agents import Agents
-        return self._get("agents", lambda: Agents(self.gateway_url, self.api_key, self.namespace))
+        return cast("Agents", self._get("agents", lambda: Agents(self.gateway_url, self.api_key, self.namespace)))
 
     def _get(self, name: str, make: Any) -> Any:
         with self._lock:

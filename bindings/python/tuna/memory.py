@@ -28,7 +28,7 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Deque, Dict, Iterator, List, Optional
+from typing import Any, Deque, Dict, Iterator, List, Optional, cast
 
 from ._tuna import __version__ as _version
 from .errors import DeadlineExceededError, NotFoundError, TunaError, UnavailableError, error_class
@@ -138,7 +138,7 @@ class MemoryHandle:
             entry["parts"] = [{"data": content}]
         if metadata:
             entry["metadata"] = metadata
-        return self._http.json("POST", self._path, self._what(), entry)
+        return cast(Dict[str, Any], self._http.json("POST", self._path, self._what(), entry))
 
     def entries(self, *, after: int = 0, page_size: int = 100) -> Iterator[Dict[str, Any]]:
         """Every entry after sequence number ``after``, oldest first (pages fetched lazily)."""
