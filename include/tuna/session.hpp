@@ -109,6 +109,10 @@ using SessionStorePtr = std::unique_ptr<SessionStore>;
 struct MemorySessionStoreOptions {
   /// Background purge period; zero: only on PurgeExpired() (and lazily on access).
   std::chrono::milliseconds purge_interval{std::chrono::seconds(30)};
+  /// A bound on memory: at most about this many keys (values and lists; spread over 16 shards,
+  /// each holding its share). A new key beyond it evicts the oldest keys (by creation), as if they
+  /// had expired. 0: unbounded.
+  std::size_t max_keys = 0;
   /// The clock; tests inject their own. Null: Clock::now.
   std::function<Clock::time_point()> clock;
 };

@@ -39,6 +39,7 @@ struct ListRecord {
 struct Node {
   std::optional<ValueRecord> value;
   std::unique_ptr<ListRecord> list;
+  std::uint64_t seq = 0;  // creation order within its shard (the bound evicts the oldest first)
 
   bool empty() const { return !value && !list; }
   bool live(Clock::time_point now) const {
@@ -74,13 +75,21 @@ class NodeMap {
   }
   std::pair<iterator, bool> emplace(std::string key, Node node) {
     auto [it, inserted] = ordered_.emplace(std::move(key), std::move(node));
-    if (inserted) index_.emplace(std::string_view(it->first), it);
+    if (inserted) {
+      index_.emplace(std::string_view(it->first), it);
+      it->second.seq = ++next_seq_;
+      created_.emplace(it->second.seq, it);
+    }
     return {it, inserted};
   }
   iterator erase(iterator it) {
     index_.erase(std::string_view(it->first));
+    created_.erase(it->second.seq);
     return ordered_.erase(it);
   }
+  std::size_t size() const { return ordered_.size(); }
+  /// The key created first among those left (size() > 0).
+  iterator oldest() { return created_.begin()->second; }
   iterator begin() { return ordered_.begin(); }
   iterator end() { return ordered_.end(); }
   const_iterator begin() const { return ordered_.begin(); }
@@ -92,12 +101,15 @@ class NodeMap {
  private:
   Ordered ordered_;
   std::unordered_map<std::string_view, iterator> index_;
+  std::map<std::uint64_t, iterator> created_;
+  std::uint64_t next_seq_ = 0;
 };
 
 class MemorySessionStore final : public SessionStore {
  public:
   explicit MemorySessionStore(MemorySessionStoreOptions options)
-      : clock_(internal::ClockOrDefault(std::move(options.clock))) {
+      : clock_(internal::ClockOrDefault(std::move(options.clock))),
+        max_per_shard_(options.max_keys == 0 ? 0 : std::max<std::size_t>(1, (options.max_keys + kShards - 1) / kShards)) {
     if (options.purge_interval.count() > 0) {
       purger_ = std::make_unique<internal::PurgeThread>(options.purge_interval, [this] {
         auto n = PurgeExpired();
@@ -322,9 +334,17 @@ class MemorySessionStore final : public SessionStore {
 
   Shard& ShardFor(std::string_view key) { return shards_[std::hash<std::string_view>{}(key) % kShards]; }
 
-  static Node& FindOrInsert(Shard& shard, std::string_view key) {
+  // With max_keys, a new key beyond the shard's share evicts the shard's oldest keys.
+  Node& FindOrInsert(Shard& shard, std::string_view key) {
     auto it = shard.nodes.find(key);
-    if (it == shard.nodes.end()) it = shard.nodes.emplace(std::string(key), Node{}).first;
+    if (it != shard.nodes.end()) return it->second;
+    it = shard.nodes.emplace(std::string(key), Node{}).first;
+    while (max_per_shard_ > 0 && shard.nodes.size() > max_per_shard_) {
+      auto victim = shard.nodes.oldest();
+      if (victim == it) break;
+      shard.nodes.erase(victim);
+      evicted_.fetch_add(1, std::memory_order_relaxed);
+    }
     return it->second;
   }
 
@@ -363,6 +383,8 @@ class MemorySessionStore final : public SessionStore {
   std::array<Shard, kShards> shards_;
   // Store-wide, so a key deleted and written again never repeats a version (no ABA for CAS).
   std::atomic<std::int64_t> next_version_{0};
+  const std::size_t max_per_shard_;
+  std::atomic<std::uint64_t> evicted_{0};
   std::unique_ptr<internal::PurgeThread> purger_;
 };
 

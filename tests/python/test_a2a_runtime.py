@@ -496,3 +496,22 @@ def test_many_concurrent_async_tasks_share_one_loop():
     assert len(results) == 20 and all("message" in r["result"] for r in results)
     assert len(threads) == 1  # one event loop thread
     assert elapsed < 2.0  # concurrent, not 20 x 0.2 s
+
+
+def test_stored_tasks_are_bounded_and_the_oldest_are_forgotten():
+    a = Agent(name="bounded")
+
+    @a.handler
+    def handle(ctx, m):
+        yield ctx.complete("done " + m.text)
+
+    with pytest.raises(ValueError, match="max_stored_tasks"):
+        Server(a, max_stored_tasks=0)
+    with Server(a, max_stored_tasks=32) as server:
+        ids = [server.handle(send(str(i)))["result"]["task"]["id"] for i in range(400)]
+        newest = server.handle(rpc("GetTask", id=ids[-1]))
+        assert newest["result"]["status"]["state"] == "TASK_STATE_COMPLETED", newest
+        oldest = server.handle(rpc("GetTask", id=ids[0]))
+        assert oldest["error"]["code"] == -32001, oldest  # TaskNotFound: forgotten like an expired task
+        listed = server.handle(rpc("ListTasks", pageSize=100))["result"]
+        assert 16 <= listed["totalSize"] <= 48, listed["totalSize"]

@@ -379,7 +379,8 @@ class PyServer {
  public:
   PyServer(py::object dispatch, py::handle card, std::size_t max_concurrent_tasks, std::size_t max_queued_tasks,
            double blocking_timeout, std::string public_url, std::vector<std::string> allowed_hosts,
-           std::vector<std::string> allowed_origins, std::size_t io_threads, std::size_t worker_threads)
+           std::vector<std::string> allowed_origins, std::size_t io_threads, std::size_t worker_threads,
+           std::size_t max_stored_tasks)
       : executor_(std::make_unique<PyExecutor>(std::move(dispatch))) {
     a2a::ServerOptions so;
     so.card = Unwrap(a2a::CardFromJson(FromPython(card, "card"), "card"));
@@ -389,7 +390,9 @@ class PyServer {
     so.max_concurrent_tasks = max_concurrent_tasks;
     so.max_queued_tasks = max_queued_tasks;
     so.blocking_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(blocking_timeout * 1000));
-    store_ = Unwrap(session::MakeMemorySessionStore());
+    // A task takes three keys (the task, its history, its context index entry); beyond the bound
+    // the oldest tasks are forgotten, so memory stays bounded under any load.
+    store_ = Unwrap(session::MakeMemorySessionStore({.max_keys = 3 * max_stored_tasks}));
     server_ = Unwrap(a2a::Server::Make(*executor_, *store_, std::move(so)));
     a2a::HttpOptions ho;
     ho.rpc_path = "/";
@@ -491,11 +494,11 @@ void BindA2a(py::module_& m) {
 
   py::class_<PyServer>(m, "A2AServer", "tuna::a2a::Server + HttpServer running a Python dispatcher (internal).")
       .def(py::init<py::object, py::handle, std::size_t, std::size_t, double, std::string, std::vector<std::string>,
-                    std::vector<std::string>, std::size_t, std::size_t>(),
+                    std::vector<std::string>, std::size_t, std::size_t, std::size_t>(),
            py::arg("dispatch"), py::arg("card"), py::arg("max_concurrent_tasks") = 16, py::arg("max_queued_tasks") = 256,
            py::arg("blocking_timeout") = 50.0, py::arg("public_url") = "",
            py::arg("allowed_hosts") = std::vector<std::string>{}, py::arg("allowed_origins") = std::vector<std::string>{},
-           py::arg("io_threads") = 2, py::arg("worker_threads") = 8)
+           py::arg("io_threads") = 2, py::arg("worker_threads") = 8, py::arg("max_stored_tasks") = 10000)
       .def("start", &PyServer::Start, py::arg("host"), py::arg("port"))
       .def("stop", &PyServer::StopPy)
       .def("handle", &PyServer::Handle, py::arg("body"))

@@ -56,6 +56,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     s.add_argument("--allowed-host", action="append", default=[], help="Host header names to accept (default localhost)")
     s.add_argument("--allowed-origin", action="append", default=[], help="browser origins to accept")
     s.add_argument("--max-tasks", type=int, default=None, help="handlers running at once")
+    s.add_argument("--max-stored-tasks", type=int, default=10000,
+                   help="tasks kept for GetTask/ListTasks; the oldest are forgotten beyond it (default 10000)")
     s.add_argument("--path", default=".", help="directory put first on sys.path (default: the current one)")
     w = sub.add_parser("worker", help="a generic pool worker (worker protocol on $TUNA_WORKER_SOCKET)")
     w.add_argument("--socket", default=None, help="default $TUNA_WORKER_SOCKET")
@@ -71,7 +73,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .worker import load_entrypoint  # noqa: PLC0415
     agent = load_entrypoint(args.entrypoint, os.path.abspath(args.path))
     serve(agent, args.host, args.port, public_url=args.public_url, allowed_hosts=args.allowed_host,
-          allowed_origins=args.allowed_origin, max_concurrent_tasks=args.max_tasks)
+          allowed_origins=args.allowed_origin, max_concurrent_tasks=args.max_tasks,
+          max_stored_tasks=args.max_stored_tasks)
     return 0
 
 

@@ -118,12 +118,16 @@ class Server:
     handlers, 64 for async ones), ``max_queued_tasks`` more wait; beyond, SendMessage answers
     "server busy". ``public_url`` is written into the card (default: the Host the client used).
     ``allowed_hosts``/``allowed_origins``: see tuna::a2a::HttpOptions (default: localhost only).
+    ``max_stored_tasks``: tasks kept in memory for GetTask, ListTasks and continuations (default
+    10,000, about 20 MB for small tasks); beyond it the oldest are forgotten, so memory stays
+    bounded under any load. A task also expires 24 h after its last change.
     """
 
     def __init__(self, agent: Agent, *, host: str = "127.0.0.1", port: int = 0, public_url: str = "",
                  max_concurrent_tasks: Optional[int] = None, max_queued_tasks: int = 256,
                  blocking_timeout: float = 50.0, allowed_hosts: Optional[List[str]] = None,
-                 allowed_origins: Optional[List[str]] = None, io_threads: int = 2, worker_threads: int = 8) -> None:
+                 allowed_origins: Optional[List[str]] = None, io_threads: int = 2, worker_threads: int = 8,
+                 max_stored_tasks: int = 10000) -> None:
         if not isinstance(agent, Agent):
             raise TypeError(f"expected a tuna.a2a.Agent, got {type(agent).__name__}")
         if agent._handler is None:
@@ -132,13 +136,15 @@ class Server:
         self.host = host
         self._port = port
         self._loop = EventLoopThread() if agent.is_async else None
+        if max_stored_tasks < 1:
+            raise ValueError(f"max_stored_tasks must be at least 1, got {max_stored_tasks}")
         if max_concurrent_tasks is None:
             max_concurrent_tasks = 64 if agent.is_async else 16
         self._server = _tuna.A2AServer(
             _dispatcher(agent, self._loop), agent.card(), max_concurrent_tasks=max_concurrent_tasks,
             max_queued_tasks=max_queued_tasks, blocking_timeout=blocking_timeout, public_url=public_url,
             allowed_hosts=list(allowed_hosts or []), allowed_origins=list(allowed_origins or []),
-            io_threads=io_threads, worker_threads=worker_threads)
+            io_threads=io_threads, worker_threads=worker_threads, max_stored_tasks=max_stored_tasks)
         self._started = False
 
     def start(self) -> int:
