@@ -431,13 +431,18 @@ class Server::Impl {
     const bool ended = IsTerminal(t.task.status.state) || IsInterrupted(t.task.status.state);
     // The context index goes with the first write and again at the end (its TTL then runs with the task's).
     Status st = PersistTask(t.task, /*index=*/!t.indexed || ended);
-    for (std::size_t i = 0; st.ok() && i < t.pending_history.size(); ++i) st = AppendHistory(t.task.id, t.pending_history[i]);
+    if (st.ok()) t.indexed = true;
+    std::size_t appended = 0;
+    for (; st.ok() && appended < t.pending_history.size(); ++appended) {
+      st = AppendHistory(t.task.id, t.pending_history[appended]);
+      if (!st.ok()) break;
+    }
+    // What was appended is not appended again by the next attempt.
+    t.pending_history.erase(t.pending_history.begin(), t.pending_history.begin() + static_cast<std::ptrdiff_t>(appended));
     if (!st.ok()) {
       core::Logger()->warn("a2a task={} persist failed: {}", t.task.id, st.ToString());
       return st;
     }
-    t.indexed = true;
-    t.pending_history.clear();
     t.dirty = false;
     return Status::Ok();
   }
