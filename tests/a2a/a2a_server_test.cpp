@@ -493,5 +493,98 @@ TEST(A2aServerOptions, InvalidOptionsAreRefused) {
   EXPECT_FALSE(Server::Make(agent, *store, options).ok());
 }
 
+
+// Polls `f` every 10 ms for up to 10 s (generous: not a timing assertion).
+template <typename F>
+bool Within10s(F f) {
+  for (int i = 0; i < 1000; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// ServerOptions::persist_interval (docs/a2a.md, "Write-behind"): a running task's changes reach
+// the store late and coalesced; this server never answers from a stale copy; ends are written at
+// once; a task that goes quiet is written by the flusher.
+TEST_F(A2aServerTest, WriteBehindKeepsThisServerCurrentAndTheStoreEventuallyRight) {
+  ServerOptions options;
+  options.persist_interval = std::chrono::hours(1);  // nothing deferred is written until the end
+  server_ = MakeServer(options);
+  ServerPtr other = MakeServer();  // another process over the same store
+  json::value r = Send("slow", Version::kV1_0, {}, R"({"returnImmediately":true})");
+  ASSERT_EQ(Code(r), 0) << r;
+  std::string id(r.at("result").at("task").at("id").as_string());
+  ASSERT_TRUE(agent_.WaitStarted(1));
+  // This server: the running task as it is now, history included.
+  json::value here = Call("GetTask", R"({"id":")" + id + R"("})");
+  ASSERT_EQ(Code(here), 0) << here;
+  EXPECT_EQ(here.at("result").at("status").at("state"), "TASK_STATE_WORKING");
+  EXPECT_EQ(here.at("result").at("history").as_array().size(), 2u);  // the user's message, "waiting"
+  json::value listed = Call("ListTasks", "{}");
+  ASSERT_EQ(Code(listed), 0) << listed;
+  EXPECT_EQ(listed.at("result").at("totalSize"), 1);
+  // The store has not been written yet: another server does not know the task.
+  EXPECT_EQ(Code(Call("GetTask", R"({"id":")" + id + R"("})", std::nullopt, other.get())), kTaskNotFound);
+  // Its end is written at once, with everything before it.
+  agent_.Release();
+  ASSERT_TRUE(Within10s([&] { return server_->ActiveTasks() == 0; }));
+  json::value there = Call("GetTask", R"({"id":")" + id + R"("})", std::nullopt, other.get());
+  ASSERT_EQ(Code(there), 0) << there;
+  EXPECT_EQ(there.at("result").at("status").at("state"), "TASK_STATE_COMPLETED");
+  EXPECT_EQ(there.at("result").at("artifacts").as_array().size(), 1u);
+  EXPECT_EQ(there.at("result").at("history").as_array().size(), 3u);  // the user's message, "waiting", "released"
+  // ListTasks by context finds it elsewhere too (the index was written).
+  std::string ctx(there.at("result").at("contextId").as_string());
+  json::value by_context = Call("ListTasks", R"({"contextId":")" + ctx + R"("})", std::nullopt, other.get());
+  EXPECT_EQ(by_context.at("result").at("totalSize"), 1);
+}
+
+TEST_F(A2aServerTest, AQuietRunningTaskIsWrittenByTheFlusher) {
+  ServerOptions options;
+  options.persist_interval = std::chrono::milliseconds(50);
+  server_ = MakeServer(options);
+  ServerPtr other = MakeServer();
+  json::value r = Send("slow", Version::kV1_0, {}, R"({"returnImmediately":true})");
+  std::string id(r.at("result").at("task").at("id").as_string());
+  ASSERT_TRUE(agent_.WaitStarted(1));
+  // The handler said "working" and went quiet: the flusher writes it.
+  EXPECT_TRUE(Within10s([&] {
+    json::value there = Call("GetTask", R"({"id":")" + id + R"("})", std::nullopt, other.get());
+    return Code(there) == 0 && there.at("result").at("status").at("state") == "TASK_STATE_WORKING";
+  }));
+  agent_.Release();
+  ASSERT_TRUE(Within10s([&] { return server_->ActiveTasks() == 0; }));
+}
+
+TEST_F(A2aServerTest, InputRequiredIsWrittenAtOnceSoAnotherServerCanContinue) {
+  ServerOptions options;
+  options.persist_interval = std::chrono::hours(1);
+  server_ = MakeServer(options);
+  json::value r = Send("ask");
+  ASSERT_EQ(Code(r), 0) << r;
+  std::string id(r.at("result").at("task").at("id").as_string());
+  ServerPtr other = MakeServer();
+  json::value next = Call("SendMessage", R"({"message":)" + UserMessage("Ada", Version::kV1_0, R"({"taskId":")" + id + R"("})") + "}",
+                          std::nullopt, other.get());
+  ASSERT_EQ(Code(next), 0) << next;
+  EXPECT_EQ(next.at("result").at("task").at("status").at("state"), "TASK_STATE_COMPLETED");
+}
+
+TEST_F(A2aServerTest, PersistIntervalZeroWritesEveryChange) {
+  ServerOptions options;
+  options.persist_interval = std::chrono::milliseconds(0);
+  server_ = MakeServer(options);
+  ServerPtr other = MakeServer();
+  json::value r = Send("slow", Version::kV1_0, {}, R"({"returnImmediately":true})");
+  std::string id(r.at("result").at("task").at("id").as_string());
+  ASSERT_TRUE(agent_.WaitStarted(1));
+  json::value there = Call("GetTask", R"({"id":")" + id + R"("})", std::nullopt, other.get());
+  ASSERT_EQ(Code(there), 0) << there;
+  EXPECT_EQ(there.at("result").at("status").at("state"), "TASK_STATE_WORKING");
+  agent_.Release();
+  ASSERT_TRUE(Within10s([&] { return server_->ActiveTasks() == 0; }));
+}
+
 }  // namespace
 }  // namespace tuna::a2a
