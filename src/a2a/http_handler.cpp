@@ -102,6 +102,55 @@ net::HttpResponse HttpBinding::HandleCard(net::HttpRequest& request, std::string
   return r;
 }
 
+CallContext HttpBinding::ContextFor(const net::HttpRequest& request) {
+  CallContext context;
+  context.request_id = request.request_id;
+  context.headers.emplace_back("X-Request-Id", request.request_id);
+  if (std::string_view tp = request.Header("traceparent"); !tp.empty()) context.headers.emplace_back("traceparent", std::string(tp));
+  std::string_view version = request.Header(kVersionHeader);
+  if (!version.empty()) context.version_header = std::string(version);
+  return context;
+}
+
+net::HttpResponse HttpBinding::JsonRpcResponse(const Reply& reply, const std::string& route) {
+  if (reply.response.is_null()) {  // a notification
+    net::HttpResponse r;
+    r.status = 202;
+    r.content_type.clear();
+    r.route = route;
+    return r;
+  }
+  net::HttpResponse r = JsonResponse(200, reply.response);
+  r.headers.emplace_back(std::string(kVersionHeader), std::string(VersionName(reply.version)));
+  r.route = route;
+  return r;
+}
+
+bool HttpBinding::HandleInline(const std::shared_ptr<net::HttpRequest>& request, const net::ResponderPtr& responder) {
+  const net::HttpRequest& req = *request;
+  if (req.path != options_.rpc_path || req.method != "POST") return false;
+  if (!HostAllowed(req.Header("Host"))) return false;
+  if (std::string_view origin = req.Header("Origin"); !origin.empty() && !OriginAllowed(origin)) return false;
+  if (!IsJsonContentType(req.Header("Content-Type")) || req.body.size() > options_.max_body_bytes) return false;
+  jsonrpc::ParseResult parsed = jsonrpc::ParseMessage(req.body);
+  if (!parsed.ok() || !parsed.message->IsRequest()) return false;
+  const jsonrpc::Message& message = *parsed.message;
+  if (message.method != "SendMessage" && message.method != "message/send") return false;
+  // A continued task is read from the store first: not on an I/O thread.
+  if (!message.params.is_object()) return false;
+  const json::value* m = message.params.as_object().if_contains("message");
+  if (m == nullptr || !m->is_object()) return false;
+  if (const json::value* task = m->as_object().if_contains("taskId"); task && !(task->is_string() && task->as_string().empty())) {
+    return false;
+  }
+  // The answer may come after this binding is gone (the Server outlives its HTTP server): the
+  // callback holds only the responder and a copy of the route.
+  server_.CallAsync(message, ContextFor(req), [responder, route = options_.rpc_path](Reply reply) {
+    responder->Respond(JsonRpcResponse(reply, route));
+  });
+  return true;
+}
+
 net::HttpResponse HttpBinding::HandleRpc(net::HttpRequest& request) {
   if (!IsJsonContentType(request.Header("Content-Type"))) {
     return ErrorResponse(415, kContentTypeNotSupported,
@@ -112,25 +161,8 @@ net::HttpResponse HttpBinding::HandleRpc(net::HttpRequest& request) {
   }
   jsonrpc::ParseResult parsed = jsonrpc::ParseMessage(request.body);
   if (!parsed.ok()) return JsonResponse(400, jsonrpc::MakeErrorResponse(parsed.id, parsed.error));
-  CallContext context;
-  context.request_id = request.request_id;
-  context.headers.emplace_back("X-Request-Id", request.request_id);
-  if (std::string_view tp = request.Header("traceparent"); !tp.empty()) context.headers.emplace_back("traceparent", std::string(tp));
-  std::string_view version = request.Header(kVersionHeader);
-  if (!version.empty()) context.version_header = std::string(version);
-
-  Reply reply = server_.Call(*parsed.message, context);
-  if (!reply.stream) {
-    if (reply.response.is_null()) {  // a notification
-      net::HttpResponse r;
-      r.status = 202;
-      r.content_type.clear();
-      return r;
-    }
-    net::HttpResponse r = JsonResponse(200, reply.response);
-    r.headers.emplace_back(std::string(kVersionHeader), std::string(VersionName(reply.version)));
-    return r;
-  }
+  Reply reply = server_.Call(*parsed.message, ContextFor(request));
+  if (!reply.stream) return JsonRpcResponse(reply, options_.rpc_path);
   net::HttpResponse r;
   r.status = 200;
   r.content_type = "text/event-stream";

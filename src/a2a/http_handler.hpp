@@ -4,6 +4,7 @@
 // a2a::HttpServer wraps it with a server of its own. Streams never hold a thread: events are
 // pushed into the connection's StreamWriter by whichever thread produces them.
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,12 @@ class HttpBinding {
   /// Handle would derive it).
   net::HttpResponse HandleAt(net::HttpRequest& request, std::string_view path, std::string_view endpoint_url);
 
+  /// On the I/O thread (net::InlineHandler): takes a well-formed SendMessage for a new task and
+  /// answers it through `responder` when the task settles (Server::CallAsync), so no thread waits
+  /// for the handler. Anything else (other methods, continued tasks, every error) returns false
+  /// and takes Handle's path on a worker.
+  bool HandleInline(const std::shared_ptr<net::HttpRequest>& request, const net::ResponderPtr& responder);
+
   /// A JSON-RPC error body (id null) with an HTTP status, for the transport's own errors.
   static net::HttpResponse ErrorResponse(int http_status, int jsonrpc_code, std::string_view message);
 
@@ -39,6 +46,8 @@ class HttpBinding {
   bool HostAllowed(std::string_view host) const;
   std::string EndpointUrl(const net::HttpRequest& request) const;
   net::HttpResponse HandleRpc(net::HttpRequest& request);
+  static CallContext ContextFor(const net::HttpRequest& request);
+  static net::HttpResponse JsonRpcResponse(const Reply& reply, const std::string& route);
   net::HttpResponse HandleCard(net::HttpRequest& request, std::string_view endpoint_url);
 
   Server& server_;

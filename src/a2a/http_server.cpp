@@ -22,6 +22,11 @@ class HttpServer::Impl {
     http.error_body = [](int status, std::string_view message, std::string_view, std::string_view) {
       return HttpBinding::ErrorResponse(status, -32603, message);
     };
+    // SendMessage for a new task is answered from the I/O thread when the task settles: no worker
+    // thread waits for the handler (docs/a2a.md); everything else runs on the workers.
+    http.inline_handler = [this](const std::shared_ptr<net::HttpRequest>& req, const net::ResponderPtr& responder) {
+      return binding_.HandleInline(req, responder);
+    };
     http_ = std::make_unique<net::HttpServer>(http, [this](net::HttpRequest& req) { return binding_.Handle(req); });
   }
 

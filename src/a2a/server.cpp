@@ -265,6 +265,16 @@ class Server::Impl {
     std::chrono::steady_clock::time_point dirty_since{};
     std::vector<std::shared_ptr<StreamImpl>> streams;
     std::shared_ptr<CancellationToken> token = std::make_shared<CancellationToken>();
+    // A SendMessage answered asynchronously (CallAsync): answered once ready, or at its deadline.
+    struct Waiter {
+      json::value id;
+      Version version = Version::kV1_0;
+      bool blocking = true;
+      std::optional<std::size_t> history_length;
+      std::chrono::steady_clock::time_point deadline;
+      std::function<void(Reply)> done;
+    };
+    std::optional<Waiter> waiter;
   };
   using LivePtr = std::shared_ptr<LiveTask>;
 
@@ -278,15 +288,18 @@ class Server::Impl {
         // Admission is counted in live_ (running + queued); the pool's own bound never bites first.
         pool_(std::make_unique<net::WorkerPool>(options_.max_concurrent_tasks,
                                                 options_.max_concurrent_tasks + options_.max_queued_tasks + 1)) {
-    if (options_.persist_interval.count() > 0) flusher_ = std::thread([this] { FlushLoop(); });
+    flusher_ = std::thread([this] { FlushLoop(); });
   }
 
   ~Impl() { Shutdown(); }
 
   // Writes the changes of running tasks that have waited persist_interval (a task that emits an
-  // event and then works silently still reaches the store).
+  // event and then works silently still reaches the store), and answers asynchronous SendMessage
+  // calls whose blocking_timeout passed.
   void FlushLoop() {
-    const auto tick = std::max(std::chrono::milliseconds(5), options_.persist_interval / 2);
+    const auto tick = options_.persist_interval.count() > 0
+                          ? std::clamp(options_.persist_interval / 2, std::chrono::milliseconds(5), std::chrono::milliseconds(100))
+                          : std::chrono::milliseconds(100);
     std::unique_lock<std::mutex> lock(flush_mu_);
     while (!flush_stop_) {
       flush_cv_.wait_for(lock, tick, [&] { return flush_stop_; });
@@ -301,7 +314,10 @@ class Server::Impl {
       const auto now = std::chrono::steady_clock::now();
       for (auto& t : live) {
         std::lock_guard<std::mutex> task_lock(t->mu);
-        if (t->dirty && now - t->dirty_since >= options_.persist_interval) (void)FlushLocked(*t);
+        if (t->dirty && options_.persist_interval.count() > 0 && now - t->dirty_since >= options_.persist_interval) {
+          (void)FlushLocked(*t);
+        }
+        if (t->waiter && now >= t->waiter->deadline) AnswerWaiterLocked(*t);
       }
       lock.lock();
     }
@@ -394,7 +410,7 @@ class Server::Impl {
     t.streams.clear();
     t.settled = true;
     t.any_event = true;
-    t.cv.notify_all();
+    WakeLocked(t);
   }
 
   void FillAgentMessage(const LiveTask& t, Message& m) {
@@ -465,6 +481,33 @@ class Server::Impl {
     return LoadTask(id, history_length);
   }
 
+  // The SendMessage answer for `t` as it is now.
+  json::value AnswerLocked(LiveTask& t, const json::value& id, Version version, std::optional<std::size_t> history_length) {
+    if (t.direct_message) return jsonrpc::MakeResponse(id, StreamEventToJson(*t.direct_message, version));
+    if (!t.created) {
+      // Nothing yet (non-blocking call, or a slow first event): report the task as submitted.
+      (void)EnsureCreatedLocked(t);
+    }
+    json::value task_json = ToJson(SnapshotLocked(t, history_length), version, history_length);
+    if (version == Version::kV1_0) return jsonrpc::MakeResponse(id, json::object{{"task", std::move(task_json)}});
+    return jsonrpc::MakeResponse(id, std::move(task_json));
+  }
+
+  void AnswerWaiterLocked(LiveTask& t) {
+    LiveTask::Waiter w = std::move(*t.waiter);
+    t.waiter.reset();
+    Reply reply;
+    reply.response = AnswerLocked(t, w.id, w.version, w.history_length);
+    reply.version = w.version;
+    w.done(std::move(reply));
+  }
+
+  // Wakes blocking waiters, and answers an asynchronous one that is now ready.
+  void WakeLocked(LiveTask& t) {
+    t.cv.notify_all();
+    if (t.waiter && (t.waiter->blocking ? t.settled : t.any_event)) AnswerWaiterLocked(t);
+  }
+
   Status EnsureCreatedLocked(LiveTask& t) {
     if (t.created) return Status::Ok();
     t.created = true;
@@ -494,8 +537,11 @@ class Server::Impl {
                                        .final = last,
                                        .metadata = std::move(metadata)});
     t.any_event = true;
-    t.cv.notify_all();
-    if (last) FinishLocked(t);
+    if (last) {
+      FinishLocked(t);
+    } else {
+      WakeLocked(t);
+    }
     return persisted;
   }
 
@@ -522,7 +568,7 @@ class Server::Impl {
                                          .last_chunk = last_chunk,
                                          .metadata = {}});
     t.any_event = true;
-    t.cv.notify_all();
+    WakeLocked(t);
     return persisted;
   }
 
@@ -564,10 +610,13 @@ class Server::Impl {
 
   // ---- methods ----
 
-  Reply Dispatch(const jsonrpc::Message& message, const CallContext& context);
+  Reply Dispatch(const jsonrpc::Message& message, const CallContext& context,
+                 std::function<void(Reply)>* done = nullptr);
 
+  // `done` (SendMessage only): when the answer must wait, Send keeps *done to answer through it
+  // later (leaving *done empty) and returns null; otherwise it returns the answer.
   json::value Send(const json::value& id, const json::value& params, Version version, bool streaming, EventStreamPtr* stream,
-                   const CallContext& call);
+                   const CallContext& call, std::function<void(Reply)>* done = nullptr);
   json::value Get(const json::value& id, const json::value& params, Version version);
   json::value List(const json::value& id, const json::value& params, Version version);
   json::value Cancel(const json::value& id, const json::value& params, Version version);
@@ -694,8 +743,7 @@ Result<std::string> DecodeTaskId(const json::value& params, std::optional<std::s
 }  // namespace
 
 json::value Server::Impl::Send(const json::value& id, const json::value& params, Version version, bool streaming,
-                               EventStreamPtr* stream,
-                                 const CallContext& call) {
+                               EventStreamPtr* stream, const CallContext& call, std::function<void(Reply)>* done) {
   auto decoded = DecodeSendParams(params, version);
   if (!decoded.ok()) {
     if (decoded.status().code() == StatusCode::kUnimplemented) {
@@ -797,17 +845,19 @@ json::value Server::Impl::Send(const json::value& id, const json::value& params,
   }
 
   std::unique_lock<std::mutex> lock(t->mu);
-  t->cv.wait_for(lock, options_.blocking_timeout, [&] { return p.blocking ? t->settled : t->any_event; });
-  if (t->direct_message) return jsonrpc::MakeResponse(id, StreamEventToJson(*t->direct_message, version));
-  if (!t->created) {
-    // Nothing yet (non-blocking call, or a slow first event): report the task as submitted.
-    (void)EnsureCreatedLocked(*t);
+  if (done) {
+    if (p.blocking ? t->settled : t->any_event) return AnswerLocked(*t, id, version, p.history_length);
+    t->waiter = LiveTask::Waiter{.id = id,
+                                 .version = version,
+                                 .blocking = p.blocking,
+                                 .history_length = p.history_length,
+                                 .deadline = std::chrono::steady_clock::now() + options_.blocking_timeout,
+                                 .done = std::move(*done)};
+    *done = nullptr;
+    return nullptr;
   }
-  Task snapshot = SnapshotLocked(*t, p.history_length);
-  lock.unlock();
-  json::value task_json = ToJson(snapshot, version, p.history_length);
-  if (version == Version::kV1_0) return jsonrpc::MakeResponse(id, json::object{{"task", std::move(task_json)}});
-  return jsonrpc::MakeResponse(id, std::move(task_json));
+  t->cv.wait_for(lock, options_.blocking_timeout, [&] { return p.blocking ? t->settled : t->any_event; });
+  return AnswerLocked(*t, id, version, p.history_length);
 }
 
 json::value Server::Impl::Get(const json::value& id, const json::value& params, Version version) {
@@ -974,7 +1024,8 @@ json::value Server::Impl::Subscribe(const json::value& id, const json::value& pa
   return nullptr;
 }
 
-Reply Server::Impl::Dispatch(const jsonrpc::Message& message, const CallContext& context) {
+Reply Server::Impl::Dispatch(const jsonrpc::Message& message, const CallContext& context,
+                             std::function<void(Reply)>* done) {
   Reply reply;
   if (!message.IsRequest()) return reply;  // notifications and responses are never answered
   const MethodName* m = FindMethod(message.method);
@@ -997,7 +1048,7 @@ Reply Server::Impl::Dispatch(const jsonrpc::Message& message, const CallContext&
   const json::value& params = message.params;
   switch (m->method) {
     case Method::kSend:
-      reply.response = Send(message.id, params, version, false, nullptr, context);
+      reply.response = Send(message.id, params, version, false, nullptr, context, done);
       break;
     case Method::kStream:
       if (!options_.card.capabilities.streaming) {
@@ -1056,6 +1107,17 @@ Reply Server::Call(const jsonrpc::Message& message, const CallContext& context) 
     r.response = jsonrpc::MakeErrorResponse(message.id, {jsonrpc::kInternalError, std::string("internal error: ") + e.what(), nullptr});
     return r;
   }
+}
+
+void Server::CallAsync(const jsonrpc::Message& message, const CallContext& context, std::function<void(Reply)> done) {
+  Reply reply;
+  try {
+    reply = impl_->Dispatch(message, context, &done);
+  } catch (const std::exception& e) {
+    reply = Reply{};
+    reply.response = jsonrpc::MakeErrorResponse(message.id, {jsonrpc::kInternalError, std::string("internal error: ") + e.what(), nullptr});
+  }
+  if (done) done(std::move(reply));  // not kept for later: answered now
 }
 
 Reply Server::CallText(std::string_view body, const CallContext& context) {

@@ -21,8 +21,7 @@ using tuna::testing::HttpResult;
 
 class A2aHttpTest : public ::testing::Test {
  protected:
-  void Start(HttpOptions http_options = {}) {
-    ServerOptions options;
+  void Start(HttpOptions http_options = {}, ServerOptions options = {}) {
     options.card = A2aTestCard();
     auto server = Server::Make(agent_, *store_, options);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
@@ -291,6 +290,48 @@ TEST_F(A2aHttpTest, ClientSpeaks0_3WhenAsked) {
   auto got = (*forced)->GetTask(t.id);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(got->status.state, TaskState::kCompleted);
+}
+
+// SendMessage for a new task is answered from the I/O thread when the task settles (no worker
+// thread waits): many slow calls at once, more than the HTTP worker threads, all complete; one
+// that outlasts blocking_timeout is answered with the task as it is then.
+TEST_F(A2aHttpTest, WaitingSendMessagesHoldNoWorkerThread) {
+  ServerOptions options;
+  options.blocking_timeout = std::chrono::milliseconds(400);
+  HttpListenOptions listen;
+  listen.worker_threads = 1;
+  options.card = A2aTestCard();
+  auto server = Server::Make(agent_, *store_, options);
+  ASSERT_TRUE(server.ok());
+  server_ = std::move(*server);
+  auto http = HttpServer::Make(*server_, {}, listen);
+  ASSERT_TRUE(http.ok());
+  http_ = std::move(*http);
+  ASSERT_TRUE(http_->Start("127.0.0.1", 0).ok());
+  const std::string body = R"({"jsonrpc":"2.0","id":3,"method":"SendMessage","params":{"message":{"role":"ROLE_USER","messageId":"m","parts":[{"text":"slow"}]}}})";
+  std::vector<std::thread> callers;
+  std::vector<HttpResult> results(4);
+  for (int i = 0; i < 4; ++i) callers.emplace_back([&, i] { results[i] = Post(body); });
+  // While they wait, the single worker thread still answers other requests.
+  ASSERT_TRUE(agent_.WaitStarted(4));
+  HttpConnection conn(http_->port());
+  EXPECT_EQ(conn.Request("GET", "/.well-known/agent-card.json").status, 200);
+  for (auto& t : callers) t.join();
+  for (const auto& r : results) {
+    ASSERT_EQ(r.status, 200) << r.body;
+    json::value v = json::parse(r.body);
+    // Answered at blocking_timeout with the task still working, in the request's id and version.
+    EXPECT_EQ(v.at("id"), 3);
+    EXPECT_EQ(v.at("result").at("task").at("status").at("state"), "TASK_STATE_WORKING") << r.body;
+    EXPECT_EQ(r.Header("a2a-version"), "1.0");
+  }
+  agent_.Release();
+  // A quick one is answered when it completes, and a direct message as a message.
+  HttpResult echo = Post(R"({"jsonrpc":"2.0","id":"e","method":"message/send","params":{"message":{"role":"user","messageId":"m2","kind":"message","parts":[{"kind":"text","text":"echo hi"}]}}})");
+  ASSERT_EQ(echo.status, 200) << echo.body;
+  EXPECT_EQ(json::parse(echo.body).at("result").at("status").at("state"), "completed") << echo.body;
+  HttpResult direct = Post(R"({"jsonrpc":"2.0","id":4,"method":"SendMessage","params":{"message":{"role":"ROLE_USER","messageId":"m3","parts":[{"text":"direct hello"}]}}})");
+  EXPECT_EQ(json::parse(direct.body).at("result").at("message").at("parts").as_array()[0].at("text"), "hello") << direct.body;
 }
 
 }  // namespace

@@ -39,7 +39,8 @@ struct HttpOptions {
 /// Options of the HTTP server the binding runs on.
 struct HttpListenOptions {
   std::size_t io_threads = 2;
-  /// Blocking SendMessage calls wait on these threads.
+  /// Requests run on these threads, except SendMessage for a new task: it is answered from the I/O
+  /// thread when its task settles, so a waiting call holds no thread (continued tasks still wait here).
   std::size_t worker_threads = 8;
   std::size_t max_body_bytes = 4 << 20;
   /// Per-stream send buffer; a client that falls this far behind is dropped.

@@ -202,6 +202,12 @@ class Server {
   Reply Call(const jsonrpc::Message& message, const CallContext& context = {});
   /// Parses `body` and answers it (-32700 / -32600 responses for garbage).
   Reply CallText(std::string_view body, const CallContext& context = {});
+  /// Like Call, without holding the calling thread while a SendMessage (message/send) waits for
+  /// its task: `done` gets the reply once, from the thread that settles the task (an executor
+  /// thread, or the flusher at `blocking_timeout`), or at once from the calling thread. Other
+  /// methods are answered at once. `done` must not block. For a server that must not park a
+  /// thread per waiting call (a2a::HttpServer answers SendMessage from its I/O threads).
+  void CallAsync(const jsonrpc::Message& message, const CallContext& context, std::function<void(Reply)> done);
 
   /// The card as configured.
   const AgentCard& card() const;
