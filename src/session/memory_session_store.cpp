@@ -77,16 +77,20 @@ class NodeMap {
     auto [it, inserted] = ordered_.emplace(std::move(key), std::move(node));
     if (inserted) {
       index_.emplace(std::string_view(it->first), it);
-      it->second.seq = ++next_seq_;
-      created_.emplace(it->second.seq, it);
+      if (track_creation_) {
+        it->second.seq = ++next_seq_;
+        created_.emplace(it->second.seq, it);
+      }
     }
     return {it, inserted};
   }
   iterator erase(iterator it) {
     index_.erase(std::string_view(it->first));
-    created_.erase(it->second.seq);
+    if (track_creation_) created_.erase(it->second.seq);
     return ordered_.erase(it);
   }
+  /// Keeps the creation order oldest() needs (only a bounded store pays for it). Call while empty.
+  void track_creation() { track_creation_ = true; }
   std::size_t size() const { return ordered_.size(); }
   /// The key created first among those left (size() > 0).
   iterator oldest() { return created_.begin()->second; }
@@ -103,6 +107,7 @@ class NodeMap {
   std::unordered_map<std::string_view, iterator> index_;
   std::map<std::uint64_t, iterator> created_;
   std::uint64_t next_seq_ = 0;
+  bool track_creation_ = false;
 };
 
 class MemorySessionStore final : public SessionStore {
@@ -110,6 +115,9 @@ class MemorySessionStore final : public SessionStore {
   explicit MemorySessionStore(MemorySessionStoreOptions options)
       : clock_(internal::ClockOrDefault(std::move(options.clock))),
         max_per_shard_(options.max_keys == 0 ? 0 : std::max<std::size_t>(1, (options.max_keys + kShards - 1) / kShards)) {
+    if (max_per_shard_ > 0) {
+      for (auto& shard : shards_) shard.nodes.track_creation();
+    }
     if (options.purge_interval.count() > 0) {
       purger_ = std::make_unique<internal::PurgeThread>(options.purge_interval, [this] {
         auto n = PurgeExpired();
