@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -324,6 +325,12 @@ def test_a_fork_server_answers_ping_and_refuses_bad_requests(tmp_path):
                 lines = [json.loads(x) for x in c.getresponse().read().splitlines()]
                 assert f"{name}: hi" in json.dumps(lines)
             assert pids[0] != pids[1] and proc.pid not in pids
+            # Like any Python process, a fork ignores SIGPIPE: a client that goes away mid-answer
+            # raises BrokenPipeError in the worker instead of killing it.
+            for pid in pids:
+                with open(f"/proc/{pid}/status") as status:
+                    ignored = next(int(line.split()[1], 16) for line in status if line.startswith("SigIgn:"))
+                assert ignored & (1 << (signal.SIGPIPE - 1)), f"worker {pid} does not ignore SIGPIPE"
             os.kill(pids[0], 9)
             wait_for(lambda: (tmp_path / "a" / "exit").exists(), timeout=10)
             assert (tmp_path / "a" / "exit").read_text() == "killed by signal 9\n"

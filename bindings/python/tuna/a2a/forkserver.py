@@ -67,17 +67,22 @@ def _reap(_signum: int = 0, _frame: object = None) -> None:
 
 
 def _child(request: Dict[str, object], listener: socket.socket, conn: socket.socket,
-           child_main: Callable[[], None]) -> None:
+           child_main: Callable[[], None], server_pid: int) -> None:
     """Runs in the forked child; never returns."""
     code = 70
     try:
         listener.close()
         conn.close()
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
+        # As in any Python process: a write to a closed socket raises BrokenPipeError instead of
+        # killing the worker.
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         os.setsid()
         if _libc is not None:
             _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != server_pid:  # the fork-server died before prctl took effect
+                os._exit(70)
         log = str(request.get("log") or os.devnull)
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(fd, 1)
@@ -149,11 +154,12 @@ def _handle(conn: socket.socket, listener: socket.socket, child_main: Callable[[
         return
     # Children are registered before they can end: block SIGCHLD around the fork.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    server_pid = os.getpid()
     try:
         pid = os.fork()
         if pid == 0:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
-            _child(request, listener, conn, child_main)
+            _child(request, listener, conn, child_main, server_pid)
         _children[pid] = str(request.get("exitFile") or "")
     except OSError as e:
         _answer(conn, {"error": f"fork: {e}"})
