@@ -2,8 +2,10 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -22,15 +24,35 @@ void AppendHex(std::string& out, const unsigned char* data, std::size_t n) {
 
 }  // namespace
 
-std::string NewRequestId() {
-  thread_local std::mt19937_64 rng{[] {
+namespace {
+
+// Bumped in the child of every fork(): per-thread generators seeded before it seed again.
+std::atomic<std::uint64_t> g_fork_generation{0};
+const int kAtForkRegistered = ::pthread_atfork(nullptr, nullptr, [] { g_fork_generation.fetch_add(1, std::memory_order_relaxed); });
+
+}  // namespace
+
+std::uint64_t FastRandom64() {
+  struct Generator {
+    std::mt19937_64 rng;
+    std::uint64_t generation = ~std::uint64_t{0};
+  };
+  thread_local Generator g;
+  const std::uint64_t generation = g_fork_generation.load(std::memory_order_relaxed);
+  if (g.generation != generation) {
     std::random_device rd;
     std::seed_seq seq{rd(), rd(), rd(), rd()};
-    return std::mt19937_64(seq);
-  }()};
+    g.rng.seed(seq);
+    g.generation = generation;
+  }
+  (void)kAtForkRegistered;
+  return g.rng();
+}
+
+std::string NewRequestId() {
   std::array<unsigned char, 16> bytes;
   for (std::size_t i = 0; i < bytes.size(); i += 8) {
-    std::uint64_t v = rng();
+    std::uint64_t v = FastRandom64();
     for (std::size_t j = 0; j < 8; ++j) bytes[i + j] = static_cast<unsigned char>(v >> (8 * j));
   }
   std::string out;

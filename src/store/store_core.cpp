@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 
+#include "core/ids.hpp"
 #include "tuna/resources/codec.hpp"
 
 namespace tuna {
@@ -148,13 +149,8 @@ NotifyList::~NotifyList() {
 }
 
 std::string NewUuidV4() {
-  // Seeded once per thread from the OS; ids need uniqueness, not secrecy.
-  thread_local std::mt19937_64 rng([] {
-    std::random_device rd;
-    std::seed_seq seq{rd(), rd(), rd(), rd()};
-    return std::mt19937_64(seq);
-  }());
-  std::uint64_t hi = rng(), lo = rng();
+  // Ids need uniqueness, not secrecy: the per-thread generator (reseeded after fork).
+  std::uint64_t hi = core::FastRandom64(), lo = core::FastRandom64();
   hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
   char buf[37];
