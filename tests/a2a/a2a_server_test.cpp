@@ -90,6 +90,18 @@ class A2aServerTest : public ::testing::Test {
     return Call(v == Version::kV1_0 ? "SendMessage" : "message/send", params);
   }
 
+  // A "slow" task started without waiting for it, on a new server that writes with
+  // `persist_interval` (ServerOptions); returns its id once the handler runs.
+  std::string StartSlowTask(std::chrono::milliseconds persist_interval) {
+    ServerOptions options;
+    options.persist_interval = persist_interval;
+    server_ = MakeServer(options);
+    json::value r = Send("slow", Version::kV1_0, {}, R"({"returnImmediately":true})");
+    EXPECT_EQ(Code(r), 0) << r;
+    EXPECT_TRUE(agent_.WaitStarted(1));
+    return std::string(r.at("result").at("task").at("id").as_string());
+  }
+
   Reply Stream(const std::string& method, const std::string& params, std::optional<std::string> header = std::nullopt) {
     CallContext ctx;
     ctx.version_header = std::move(header);
@@ -508,14 +520,8 @@ bool Within10s(F f) {
 // the store late and coalesced; this server never answers from a stale copy; ends are written at
 // once; a task that goes quiet is written by the flusher.
 TEST_F(A2aServerTest, WriteBehindKeepsThisServerCurrentAndTheStoreEventuallyRight) {
-  ServerOptions options;
-  options.persist_interval = std::chrono::hours(1);  // nothing deferred is written until the end
-  server_ = MakeServer(options);
+  std::string id = StartSlowTask(std::chrono::hours(1));  // nothing deferred is written until the end
   ServerPtr other = MakeServer();  // another process over the same store
-  json::value r = Send("slow", Version::kV1_0, {}, R"({"returnImmediately":true})");
-  ASSERT_EQ(Code(r), 0) << r;
-  std::string id(r.at("result").at("task").at("id").as_string());
-  ASSERT_TRUE(agent_.WaitStarted(1));
   // This server: the running task as it is now, history included.
   json::value here = Call("GetTask", R"({"id":")" + id + R"("})");
   ASSERT_EQ(Code(here), 0) << here;
@@ -541,13 +547,8 @@ TEST_F(A2aServerTest, WriteBehindKeepsThisServerCurrentAndTheStoreEventuallyRigh
 }
 
 TEST_F(A2aServerTest, AQuietRunningTaskIsWrittenByTheFlusher) {
-  ServerOptions options;
-  options.persist_interval = std::chrono::milliseconds(50);
-  server_ = MakeServer(options);
+  std::string id = StartSlowTask(std::chrono::milliseconds(50));
   ServerPtr other = MakeServer();
-  json::value r = Send("slow", Version::kV1_0, {}, R"({"returnImmediately":true})");
-  std::string id(r.at("result").at("task").at("id").as_string());
-  ASSERT_TRUE(agent_.WaitStarted(1));
   // The handler said "working" and went quiet: the flusher writes it.
   EXPECT_TRUE(Within10s([&] {
     json::value there = Call("GetTask", R"({"id":")" + id + R"("})", std::nullopt, other.get());
@@ -572,13 +573,8 @@ TEST_F(A2aServerTest, InputRequiredIsWrittenAtOnceSoAnotherServerCanContinue) {
 }
 
 TEST_F(A2aServerTest, PersistIntervalZeroWritesEveryChange) {
-  ServerOptions options;
-  options.persist_interval = std::chrono::milliseconds(0);
-  server_ = MakeServer(options);
+  std::string id = StartSlowTask(std::chrono::milliseconds(0));
   ServerPtr other = MakeServer();
-  json::value r = Send("slow", Version::kV1_0, {}, R"({"returnImmediately":true})");
-  std::string id(r.at("result").at("task").at("id").as_string());
-  ASSERT_TRUE(agent_.WaitStarted(1));
   json::value there = Call("GetTask", R"({"id":")" + id + R"("})", std::nullopt, other.get());
   ASSERT_EQ(Code(there), 0) << there;
   EXPECT_EQ(there.at("result").at("status").at("state"), "TASK_STATE_WORKING");
