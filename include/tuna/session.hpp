@@ -103,6 +103,20 @@ class SessionStore {
   /// Live keys (a key with a value and a list counts once; list items do not count); for
   /// metrics and tests.
   virtual Result<std::size_t> Count() = 0;
+
+  /// One write of a batch (Write).
+  struct WriteOp {
+    enum class Kind { kPut, kAppend };
+    Kind kind = Kind::kPut;
+    std::string key;
+    std::string value;                 // kPut: the value; kAppend: the item
+    std::chrono::milliseconds ttl{0};  // as for Put and Append
+    std::size_t max_items = 0;         // kAppend
+  };
+  /// Applies `ops` in order and stops at the first failure. The SQLite backend does it in one
+  /// transaction (all or nothing, one commit for several writes); the default does one after the
+  /// other.
+  virtual Status Write(const std::vector<WriteOp>& ops);
 };
 using SessionStorePtr = std::unique_ptr<SessionStore>;
 

@@ -445,20 +445,35 @@ class Server::Impl {
   Status FlushLocked(LiveTask& t) {
     if (!t.dirty) return Status::Ok();
     const bool ended = IsTerminal(t.task.status.state) || IsInterrupted(t.task.status.state);
-    // The context index goes with the first write and again at the end (its TTL then runs with the task's).
-    Status st = PersistTask(t.task, /*index=*/!t.indexed || ended);
-    if (st.ok()) t.indexed = true;
-    std::size_t appended = 0;
-    for (; st.ok() && appended < t.pending_history.size(); ++appended) {
-      st = AppendHistory(t.task.id, t.pending_history[appended]);
-      if (!st.ok()) break;
+    // One batch (one SQLite transaction): the task, the context index entry (with the first
+    // write, and again at the end so its TTL runs with the task's) and the new history.
+    std::vector<session::SessionStore::WriteOp> ops;
+    ops.reserve(2 + t.pending_history.size());
+    ops.push_back({.kind = session::SessionStore::WriteOp::Kind::kPut,
+                   .key = TaskKey(t.task.id),
+                   .value = json::serialize(ToJson(t.task, Version::kV1_0, 0)),
+                   .ttl = options_.task_ttl});
+    if (!t.indexed || ended) {
+      ops.push_back({.kind = session::SessionStore::WriteOp::Kind::kPut,
+                     .key = ContextPrefix(t.task.context_id) + t.task.id,
+                     .value = "",
+                     .ttl = options_.task_ttl});
     }
-    // What was appended is not appended again by the next attempt.
-    t.pending_history.erase(t.pending_history.begin(), t.pending_history.begin() + static_cast<std::ptrdiff_t>(appended));
+    for (const Message& message : t.pending_history) {
+      ops.push_back({.kind = session::SessionStore::WriteOp::Kind::kAppend,
+                     .key = HistoryKey(t.task.id),
+                     .value = json::serialize(ToJson(message, Version::kV1_0)),
+                     .ttl = options_.task_ttl,
+                     .max_items = options_.max_history});
+    }
+    Status st = store_.Write(ops);
     if (!st.ok()) {
+      // Nothing is lost: the next change or the flusher tries the whole batch again.
       core::Logger()->warn("a2a task={} persist failed: {}", t.task.id, st.ToString());
       return st;
     }
+    t.indexed = true;
+    t.pending_history.clear();
     t.dirty = false;
     return Status::Ok();
   }

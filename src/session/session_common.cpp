@@ -2,6 +2,27 @@
 
 #include <spdlog/spdlog.h>
 
+namespace tuna::session {
+
+Status SessionStore::Write(const std::vector<WriteOp>& ops) {
+  // Bad input is refused before anything is written.
+  for (const auto& op : ops) {
+    TUNA_RETURN_IF_ERROR(internal::CheckKey(op.key));
+    TUNA_RETURN_IF_ERROR(internal::CheckValue(op.key, op.value));
+    TUNA_RETURN_IF_ERROR(internal::CheckTtl(op.ttl));
+  }
+  for (const auto& op : ops) {
+    if (op.kind == WriteOp::Kind::kPut) {
+      TUNA_RETURN_IF_ERROR(Put(op.key, op.value, op.ttl).status());
+    } else {
+      TUNA_RETURN_IF_ERROR(Append(op.key, op.value, op.max_items, op.ttl).status());
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace tuna::session
+
 namespace tuna::session::internal {
 
 Status CheckKey(std::string_view key, std::string_view what) {

@@ -502,44 +502,35 @@ class SqliteSessionStore final : public SessionStore {
     TUNA_RETURN_IF_ERROR(internal::CheckKey(list_key));
     TUNA_RETURN_IF_ERROR(internal::CheckValue(list_key, item));
     TUNA_RETURN_IF_ERROR(internal::CheckTtl(ttl));
-    const auto now = clock_();
-    const std::int64_t now_ms = internal::ToMillis(now);
+    const std::int64_t now_ms = internal::ToMillis(clock_());
     std::lock_guard lock(write_mu_);
     std::int64_t seq = 0;
     TUNA_RETURN_IF_ERROR(InTransaction("append", [&]() -> Status {
-      std::int64_t first_seq = 1, next_seq = 1;
-      std::optional<std::int64_t> expires;
-      {
-        TUNA_ASSIGN_OR_RETURN(Stmt stmt, writer_->Prepare(kGetList));
-        TUNA_ASSIGN_OR_RETURN(bool row, stmt.Text(1, list_key).Step("append"));
-        if (row) {
-          first_seq = stmt.ColInt(0);
-          next_seq = stmt.ColInt(1);
-          if (!stmt.ColNull(2)) expires = stmt.ColInt(2);
-        }
-      }
-      if (expires && *expires <= now_ms) {
-        // Expired: the list is gone, this append starts a new one.
-        TUNA_ASSIGN_OR_RETURN(Stmt stmt, writer_->Prepare(kDeleteItems));
-        TUNA_RETURN_IF_ERROR(stmt.Text(1, list_key).Run("append"));
-        first_seq = next_seq = 1;
-        expires.reset();
-      }
-      seq = next_seq++;
-      {
-        TUNA_ASSIGN_OR_RETURN(Stmt stmt, writer_->Prepare(kInsertItem));
-        TUNA_RETURN_IF_ERROR(stmt.Text(1, list_key).Int(2, seq).Blob(3, item).Run("append"));
-      }
-      if (max_items > 0 && next_seq - first_seq > static_cast<std::int64_t>(max_items)) {
-        first_seq = next_seq - static_cast<std::int64_t>(max_items);
-        TUNA_ASSIGN_OR_RETURN(Stmt stmt, writer_->Prepare(kEvictItems));
-        TUNA_RETURN_IF_ERROR(stmt.Text(1, list_key).Int(2, first_seq).Run("append"));
-      }
-      if (ttl.count() > 0) expires = now_ms + ttl.count();
-      TUNA_ASSIGN_OR_RETURN(Stmt stmt, writer_->Prepare(kUpsertList));
-      return stmt.Text(1, list_key).Int(2, first_seq).Int(3, next_seq).OptInt(4, expires).Run("append");
+      TUNA_ASSIGN_OR_RETURN(seq, AppendItem(list_key, item, max_items, ttl, now_ms));
+      return Status::Ok();
     }));
     return seq;
+  }
+
+  Status Write(const std::vector<WriteOp>& ops) override {
+    for (const auto& op : ops) {
+      TUNA_RETURN_IF_ERROR(internal::CheckKey(op.key));
+      TUNA_RETURN_IF_ERROR(internal::CheckValue(op.key, op.value));
+      TUNA_RETURN_IF_ERROR(internal::CheckTtl(op.ttl));
+    }
+    if (ops.empty()) return Status::Ok();
+    const auto now = clock_();
+    std::lock_guard lock(write_mu_);
+    return InTransaction("write", [&]() -> Status {
+      for (const auto& op : ops) {
+        if (op.kind == WriteOp::Kind::kPut) {
+          TUNA_RETURN_IF_ERROR(WriteEntry(op.key, op.value, op.ttl, now).status());
+        } else {
+          TUNA_RETURN_IF_ERROR(AppendItem(op.key, op.value, op.max_items, op.ttl, internal::ToMillis(now)).status());
+        }
+      }
+      return Status::Ok();
+    });
   }
 
   Result<std::vector<std::pair<std::int64_t, std::string>>> Range(std::string_view list_key, std::int64_t after_seq,
@@ -630,6 +621,45 @@ class SqliteSessionStore final : public SessionStore {
   }
 
   // Called with write_mu_ held. One autocommit statement.
+  // One append's statements, inside the caller's transaction (write_mu_ held); returns the
+  // item's sequence number.
+  Result<std::int64_t> AppendItem(std::string_view list_key, std::string_view item, std::size_t max_items,
+                                  std::chrono::milliseconds ttl, std::int64_t now_ms) {
+    std::int64_t seq = 0;
+    std::int64_t first_seq = 1, next_seq = 1;
+    std::optional<std::int64_t> expires;
+    {
+      TUNA_ASSIGN_OR_RETURN(Stmt stmt, writer_->Prepare(kGetList));
+      TUNA_ASSIGN_OR_RETURN(bool row, stmt.Text(1, list_key).Step("append"));
+      if (row) {
+        first_seq = stmt.ColInt(0);
+        next_seq = stmt.ColInt(1);
+        if (!stmt.ColNull(2)) expires = stmt.ColInt(2);
+      }
+    }
+    if (expires && *expires <= now_ms) {
+      // Expired: the list is gone, this append starts a new one.
+      TUNA_ASSIGN_OR_RETURN(Stmt stmt, writer_->Prepare(kDeleteItems));
+      TUNA_RETURN_IF_ERROR(stmt.Text(1, list_key).Run("append"));
+      first_seq = next_seq = 1;
+      expires.reset();
+    }
+    seq = next_seq++;
+    {
+      TUNA_ASSIGN_OR_RETURN(Stmt stmt, writer_->Prepare(kInsertItem));
+      TUNA_RETURN_IF_ERROR(stmt.Text(1, list_key).Int(2, seq).Blob(3, item).Run("append"));
+    }
+    if (max_items > 0 && next_seq - first_seq > static_cast<std::int64_t>(max_items)) {
+      first_seq = next_seq - static_cast<std::int64_t>(max_items);
+      TUNA_ASSIGN_OR_RETURN(Stmt stmt, writer_->Prepare(kEvictItems));
+      TUNA_RETURN_IF_ERROR(stmt.Text(1, list_key).Int(2, first_seq).Run("append"));
+    }
+    if (ttl.count() > 0) expires = now_ms + ttl.count();
+    TUNA_ASSIGN_OR_RETURN(Stmt stmt, writer_->Prepare(kUpsertList));
+    TUNA_RETURN_IF_ERROR(stmt.Text(1, list_key).Int(2, first_seq).Int(3, next_seq).OptInt(4, expires).Run("append"));
+    return seq;
+  }
+
   Result<std::int64_t> WriteEntry(std::string_view key, std::string_view value, std::chrono::milliseconds ttl,
                                   Clock::time_point now) {
     const std::int64_t version = last_version_ + 1;

@@ -103,6 +103,31 @@ TEST_P(SessionConformance, PutThenGetReturnsValueAndVersion) {
   EXPECT_EQ(e->version, v2);
 }
 
+// Write (a batch): every op in order; a bad op is refused before anything is written.
+TEST_P(SessionConformance, WriteAppliesABatchInOrder) {
+  using Op = SessionStore::WriteOp;
+  ASSERT_TRUE(store_->Write({{.kind = Op::Kind::kPut, .key = "batch/task", .value = "v1"},
+                             {.kind = Op::Kind::kPut, .key = "batch/index", .value = ""},
+                             {.kind = Op::Kind::kAppend, .key = "batch/history", .value = "m1", .max_items = 2},
+                             {.kind = Op::Kind::kAppend, .key = "batch/history", .value = "m2", .max_items = 2},
+                             {.kind = Op::Kind::kAppend, .key = "batch/history", .value = "m3", .max_items = 2},
+                             {.kind = Op::Kind::kPut, .key = "batch/task", .value = "v2"}})
+                  .ok());
+  EXPECT_EQ(store_->Get("batch/task")->value, "v2");
+  EXPECT_TRUE(store_->Get("batch/index").ok());
+  auto items = store_->Tail("batch/history", 10);
+  ASSERT_TRUE(items.ok());
+  ASSERT_EQ(items->size(), 2u);  // max_items held
+  EXPECT_EQ((*items)[0].second, "m2");
+  EXPECT_EQ((*items)[1].second, "m3");
+  // A bad key anywhere in the batch: refused with the key named, and nothing of it written.
+  Status bad = store_->Write({{.kind = Op::Kind::kPut, .key = "batch/other", .value = "x"},
+                              {.kind = Op::Kind::kPut, .key = "", .value = "y"}});
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument) << bad.ToString();
+  EXPECT_EQ(store_->Get("batch/other").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->Write({}).ok());
+}
+
 TEST_P(SessionConformance, ValuesAreOpaqueBytes) {
   const std::string binary("a\0b\xff\x01", 5);
   MustPut("bin", binary);
