@@ -45,6 +45,14 @@ def message_from_json(v: Dict[str, Any]) -> Message:
     )
 
 
+def _with_present(out: Dict[str, Any], **optional: Any) -> Dict[str, Any]:
+    """Adds the optional fields that are set (not empty, not None), in order: the wire omits the rest."""
+    for key, value in optional.items():
+        if value:
+            out[key] = value
+    return out
+
+
 def part_to_json(p: Part) -> Dict[str, Any]:
     if p.text is not None:
         out: Dict[str, Any] = {"text": p.text}
@@ -54,40 +62,19 @@ def part_to_json(p: Part) -> Dict[str, Any]:
         out = {"url": p.url}
     else:
         out = {"data": p.data}
-    if p.media_type:
-        out["mediaType"] = p.media_type
-    if p.filename:
-        out["filename"] = p.filename
-    if p.metadata:
-        out["metadata"] = p.metadata
-    return out
+    return _with_present(out, mediaType=p.media_type, filename=p.filename, metadata=p.metadata)
 
 
 def message_to_json(m: Message) -> Dict[str, Any]:
     out: Dict[str, Any] = {"role": "ROLE_USER" if m.role in ("user", "ROLE_USER") else "ROLE_AGENT",
                            "parts": [part_to_json(p) for p in m.parts]}
-    if m.message_id:
-        out["messageId"] = m.message_id
-    if m.context_id:
-        out["contextId"] = m.context_id
-    if m.task_id:
-        out["taskId"] = m.task_id
-    if m.metadata:
-        out["metadata"] = m.metadata
-    if m.reference_task_ids:
-        out["referenceTaskIds"] = list(m.reference_task_ids)
-    return out
+    return _with_present(out, messageId=m.message_id, contextId=m.context_id, taskId=m.task_id, metadata=m.metadata,
+                         referenceTaskIds=list(m.reference_task_ids))
 
 
 def artifact_to_json(a: Artifact, artifact_id: str) -> Dict[str, Any]:
     out: Dict[str, Any] = {"artifactId": artifact_id, "parts": [part_to_json(p) for p in a.parts]}
-    if a.name:
-        out["name"] = a.name
-    if a.description:
-        out["description"] = a.description
-    if a.metadata:
-        out["metadata"] = a.metadata
-    return out
+    return _with_present(out, name=a.name, description=a.description, metadata=a.metadata)
 
 
 def status_event(state: str, message: Optional[Message], metadata: Optional[Dict[str, Any]]) -> Dict[str, Any]:
