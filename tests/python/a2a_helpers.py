@@ -14,6 +14,8 @@ import uuid
 from pathlib import Path
 from typing import Iterator, Optional, Tuple
 
+from conftest import stop_process
+
 AGENTS = Path(__file__).resolve().parent / "a2a_agents"
 
 
@@ -56,12 +58,7 @@ def serve(entrypoint: str, path: Path = AGENTS, env: Optional[dict] = None) -> I
         assert first.strip() == f"tuna.a2a: agent {first.split()[2]} listening on {served.url}/", first
         yield served
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @contextlib.asynccontextmanager
@@ -97,6 +94,12 @@ def user_message(text: str, task_id: str = "", context_id: str = ""):
     if context_id:
         m.context_id = context_id
     return SendMessageRequest(message=m)
+
+
+async def send_one(client, text: str, task_id: str = "", context_id: str = ""):
+    """Sends one user message with an a2a-sdk client (not streaming) and returns its one answer."""
+    [answer] = [e async for e in client.send_message(user_message(text, task_id, context_id))]
+    return answer
 
 
 def part_texts(parts) -> str:

@@ -42,6 +42,16 @@ class TunaServer:
         return env
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds; reaps it."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture(scope="module")
 def tuna_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TunaServer]:
     root = tmp_path_factory.mktemp("tuna-server")
@@ -65,12 +75,7 @@ def tuna_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TunaServer
         token = (root / "data" / "admin.token").read_text().strip()
         yield TunaServer(match.group(1), token, root / "data", home, proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 

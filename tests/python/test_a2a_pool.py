@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 import tuna
-from a2a_helpers import AGENTS, assert_streamed_live, fetch_card, part_texts, run_js_client, sdk_client, user_message
+from a2a_helpers import (AGENTS, assert_streamed_live, fetch_card, part_texts, run_js_client, sdk_client, send_one,
+                         user_message)
 from conftest import REPO, tuna_binary, wait_for
 
 pytest.importorskip("a2a.client", reason="pip install a2a-sdk (scripts/test.sh does)")
@@ -115,12 +116,12 @@ def test_card_and_send_through_the_gateway(deployed):
         card = await fetch_card(url_of(server, "pyagent"), key)
         assert card.name == "pyagent"  # the gateway's card (no AgentCatalogue: the deployment's name)
         async with sdk_client(url_of(server, "pyagent"), key, streaming=False) as client:
-            [answer] = [e async for e in client.send_message(user_message("hi"))]
+            answer = await send_one(client, "hi")
             # Through the gateway every message has a task (it keeps tasks for workers that come and go).
             assert answer.task.status.state == TaskState.TASK_STATE_COMPLETED
             assert part_texts(answer.task.status.message.parts) == "echo: hi [staging]"
         async with sdk_client(url_of(server, "pyecho"), key, streaming=False) as client:
-            [answer] = [e async for e in client.send_message(user_message("hello"))]
+            answer = await send_one(client, "hello")
             assert part_texts(answer.task.status.message.parts) == "echo: hello"
     run(main())
     # The worker specialized fast: the interpreter and tuna were imported before.
@@ -186,10 +187,10 @@ def test_multi_turn_on_the_pool(deployed):
 
     async def main():
         async with sdk_client(url_of(server, "pyagent"), key, streaming=False) as client:
-            [first] = [e async for e in client.send_message(user_message("ask"))]
+            first = await send_one(client, "ask")
             assert first.task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
             t = first.task
-            [second] = [e async for e in client.send_message(user_message("Ada", t.id, t.context_id))]
+            second = await send_one(client, "Ada", t.id, t.context_id)
             assert second.task.status.state == TaskState.TASK_STATE_COMPLETED
             assert part_texts(second.task.status.message.parts) == "hello Ada (turn 2)"
     run(main())
@@ -200,7 +201,7 @@ def test_a_raising_handler_fails_the_task_with_a_clear_message(deployed):
 
     async def main():
         async with sdk_client(url_of(server, "pyagent"), key, streaming=False) as client:
-            [answer] = [e async for e in client.send_message(user_message("boom"))]
+            answer = await send_one(client, "boom")
             assert answer.task.status.state == TaskState.TASK_STATE_FAILED
             assert part_texts(answer.task.status.message.parts) == "RuntimeError: the model is on fire"
     run(main())
@@ -213,7 +214,7 @@ def test_a_hung_handler_fails_its_task_and_the_worker_is_replaced(deployed):
     async def main():
         async with sdk_client(url_of(server, "pyagent"), key, streaming=False) as client:
             started = time.monotonic()
-            [answer] = [e async for e in client.send_message(user_message("hang"))]
+            answer = await send_one(client, "hang")
             elapsed = time.monotonic() - started
             assert answer.task.status.state == TaskState.TASK_STATE_FAILED
             text = part_texts(answer.task.status.message.parts)
@@ -224,11 +225,11 @@ def test_a_hung_handler_fails_its_task_and_the_worker_is_replaced(deployed):
             assert elapsed < AGENT_TIMEOUT + 15
         # Another agent was not affected ...
         async with sdk_client(url_of(server, "pyecho"), key, streaming=False) as client:
-            [answer] = [e async for e in client.send_message(user_message("still here"))]
+            answer = await send_one(client, "still here")
             assert part_texts(answer.task.status.message.parts) == "echo: still here"
         # ... and the agent answers again, from a new worker.
         async with sdk_client(url_of(server, "pyagent"), key, streaming=False) as client:
-            [answer] = [e async for e in client.send_message(user_message("again"))]
+            answer = await send_one(client, "again")
             assert answer.task.status.state == TaskState.TASK_STATE_COMPLETED
             assert part_texts(answer.task.status.message.parts) == "echo: again [staging]"
     run(main())
@@ -239,14 +240,14 @@ def test_a_handler_past_the_memory_limit_fails_its_task_and_the_worker_is_replac
 
     async def main():
         async with sdk_client(url_of(server, "pyagent"), key, streaming=False) as client:
-            [answer] = [e async for e in client.send_message(user_message("leak"))]
+            answer = await send_one(client, "leak")
             assert answer.task.status.state == TaskState.TASK_STATE_FAILED
             text = part_texts(answer.task.status.message.parts)
             assert text.startswith("MemoryError: the handler ran out of memory"), text
-            [answer] = [e async for e in client.send_message(user_message("after"))]
+            answer = await send_one(client, "after")
             assert part_texts(answer.task.status.message.parts) == "echo: after [staging]"
         async with sdk_client(url_of(server, "pyecho"), key, streaming=False) as client:
-            [answer] = [e async for e in client.send_message(user_message("fine"))]
+            answer = await send_one(client, "fine")
             assert part_texts(answer.task.status.message.parts) == "echo: fine"
     run(main())
 
@@ -280,7 +281,7 @@ def test_the_echo_example_deploys_with_git_push(deployed, tmp_path):
         card = await fetch_card(url_of(server, "py-echo"), key)
         assert card.name == "Echo (Python)"
         async with sdk_client(url_of(server, "py-echo"), key, streaming=False) as client:
-            [answer] = [e async for e in client.send_message(user_message("pushed"))]
+            answer = await send_one(client, "pushed")
             assert part_texts(answer.task.status.message.parts) == "echo: pushed"
     run(main())
 
@@ -304,9 +305,9 @@ def test_the_streaming_example_deploys_with_git_push(deployed, tmp_path):
             assert_streamed_live([t for t, _ in chunks], started, 0.2)  # 0.2 s apart, as the agent yields them
             assert part_texts(last.status_update.status.message.parts) == "counted to 3"
         async with sdk_client(url, key, streaming=False) as client:
-            [first] = [e async for e in client.send_message(user_message("ask"))]
+            first = await send_one(client, "ask")
             assert first.task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
-            [second] = [e async for e in client.send_message(user_message("Grace", first.task.id, first.task.context_id))]
+            second = await send_one(client, "Grace", first.task.id, first.task.context_id)
             assert part_texts(second.task.status.message.parts) == "nice to meet you, Grace"
     run(main())
 
@@ -322,14 +323,14 @@ def test_the_remember_example_keeps_a_conversation_in_ctx_memory(deployed, tmp_p
 
     async def main():
         async with sdk_client(url_of(server, "py-remember"), key, streaming=False) as client:
-            [first] = [e async for e in client.send_message(user_message("my name is Ada"))]
+            first = await send_one(client, "my name is Ada")
             assert part_texts(first.task.status.message.parts) == "nice to meet you; I will remember: my name is Ada", \
                 first.task.status
             context = first.task.context_id
-            [second] = [e async for e in client.send_message(user_message("I like tea", context_id=context))]
+            second = await send_one(client, "I like tea", context_id=context)
             assert part_texts(second.task.status.message.parts) == "you told me before: my name is Ada"
             # Another conversation starts empty.
-            [other] = [e async for e in client.send_message(user_message("hello"))]
+            other = await send_one(client, "hello")
             assert part_texts(other.task.status.message.parts).startswith("nice to meet you")
     run(main())
 
@@ -404,7 +405,7 @@ def test_the_agents_log_lines_reach_tuna_logs(deployed):
 
     async def send():
         async with sdk_client(url_of(server, "pyecho"), key, streaming=False) as client:
-            [answer] = [e async for e in client.send_message(user_message("log me"))]
+            answer = await send_one(client, "log me")
             assert part_texts(answer.task.status.message.parts) == "echo: log me"
     run(send())
     env = server.env()

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from a2a_helpers import assert_streamed_live, fetch_card, part_texts, run_js_client, sdk_client, serve, user_message
+from a2a_helpers import (assert_streamed_live, fetch_card, part_texts, run_js_client, sdk_client, send_one, serve,
+                         user_message)
 from conftest import wait_for
 
 pytest.importorskip("a2a.client", reason="pip install a2a-sdk (scripts/test.sh does)")
@@ -39,7 +40,7 @@ def test_card_and_send(served):
             assert len(events) == 1 and events[0].WhichOneof("payload") == "message"
             assert part_texts(events[0].message.parts) == "echo: hello [standalone]"
             # A failing handler: a failed task with the exception's message.
-            [failed] = [e async for e in client.send_message(user_message("boom"))]
+            failed = await send_one(client, "boom")
             assert failed.task.status.state == TaskState.TASK_STATE_FAILED
             assert part_texts(failed.task.status.message.parts) == "RuntimeError: the model is on fire"
     run(main())
@@ -124,7 +125,7 @@ def test_serve_runs_with_tcmalloc_and_keeps_the_environment_of_its_children(tmp_
 
         async def ask():
             async with sdk_client(s.url + "/", streaming=False) as client:
-                [answer] = [e async for e in client.send_message(user_message("env"))]
+                answer = await send_one(client, "env")
                 return part_texts(answer.message.parts)  # a plain return answers with a message
         assert run(ask()) == "-"
     with serve("env_agent:agent", path=tmp_path, env={"TUNA_ALLOCATOR": "system"}) as s:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -157,6 +158,16 @@ def execute_body(text, task="t1", context="c1", history=()):
             "history": list(history), "metadata": {}}
 
 
+def start_execute(socket_path: str, text: str, task: str = "t1",
+                  conn: Optional[UnixHTTPConnection] = None) -> UnixHTTPConnection:
+    """POSTs /a2a/execute for `text` (on `conn`, else a new connection) and returns the connection;
+    the caller reads (or abandons) the NDJSON response."""
+    c = conn or UnixHTTPConnection(socket_path)
+    c.request("POST", "/a2a/execute", body=json.dumps(execute_body(text, task=task)),
+              headers={"Content-Type": "application/json"})
+    return c
+
+
 def test_health_specialize_and_errors(worker):
     assert worker.call("GET", "/_tuna/healthz") == (200, {"status": "ok", "specialized": False})
     assert worker.call("POST", "/a2a/execute", execute_body("x"))[0] == 503
@@ -178,8 +189,7 @@ def test_execute_streams_ndjson_as_yielded(worker):
     assert status == 200
     print(f"specialization (first import of the agent module): {body['loadMs']} ms")
     assert body["loadMs"] < 500  # tuna and asyncio are imported before: only the module's own code runs
-    c = UnixHTTPConnection(worker.socket)
-    c.request("POST", "/a2a/execute", body=json.dumps(execute_body("chunks")), headers={"Content-Type": "application/json"})
+    c = start_execute(worker.socket, "chunks")
     r = c.getresponse()
     started = time.monotonic()
     assert r.status == 200 and r.getheader("Content-Type") == "application/x-ndjson"
@@ -198,7 +208,7 @@ def test_execute_streams_ndjson_as_yielded(worker):
                                                 "append": True, "lastChunk": True}
     assert_streamed_live([t for t, _ in arrivals[1:4]], started, 0.3)  # lines flushed as yielded
     # Keep-alive: the same connection serves the next call; a reply completes the task.
-    c.request("POST", "/a2a/execute", body=json.dumps(execute_body("hi")), headers={"Content-Type": "application/json"})
+    start_execute(worker.socket, "hi", conn=c)
     lines = c.getresponse().read().decode().splitlines()
     assert [json.loads(l) for l in lines] == [{"statusUpdate": {"status": {"state": "TASK_STATE_COMPLETED", "message": {
         "role": "ROLE_AGENT", "parts": [{"text": "echo: hi"}]}}}}]
@@ -231,9 +241,7 @@ def test_continued_task_sees_history(worker):
 
 def test_closing_the_connection_cancels_an_async_handler(worker):
     worker.specialize("test_worker_agent:agent")
-    c = UnixHTTPConnection(worker.socket)
-    c.request("POST", "/a2a/execute", body=json.dumps(execute_body("wait", task="t-cancel")),
-              headers={"Content-Type": "application/json"})
+    c = start_execute(worker.socket, "wait", task="t-cancel")
     r = c.getresponse()
     assert json.loads(r.readline())["statusUpdate"]["status"]["message"]["parts"][0]["text"] == "waiting"
     c.sock.shutdown(socket.SHUT_RDWR)
@@ -244,9 +252,7 @@ def test_closing_the_connection_cancels_an_async_handler(worker):
 
 def test_closing_the_connection_sets_ctx_cancelled_for_a_plain_handler(worker):
     worker.specialize("test_worker_agent:plain")
-    c = UnixHTTPConnection(worker.socket)
-    body = execute_body("loop", task="t-plain")
-    c.request("POST", "/a2a/execute", body=json.dumps(body), headers={"Content-Type": "application/json"})
+    c = start_execute(worker.socket, "loop", task="t-plain")
     time.sleep(0.2)
     c.sock.shutdown(socket.SHUT_RDWR)
     c.close()
@@ -257,8 +263,7 @@ def test_a_plain_handler_past_its_deadline_fails_and_the_worker_is_replaced(work
     worker.specialize("test_worker_agent:plain")
     # It stops when its deadline (0.5 s) sets ctx.cancelled: the task fails with the timeout, and
     # the worker, which stopped taking calls at the deadline, exits once the thread has returned.
-    c = UnixHTTPConnection(worker.socket)
-    c.request("POST", "/a2a/execute", body=json.dumps(execute_body("loop")), headers={"Content-Type": "application/json"})
+    c = start_execute(worker.socket, "loop")
     line = json.loads(c.getresponse().readline())
     assert line["statusUpdate"]["status"]["state"] == "TASK_STATE_FAILED"
     assert line["statusUpdate"]["status"]["message"]["parts"][0]["text"] == \
@@ -271,9 +276,7 @@ def test_a_hung_plain_handler_ends_the_worker_after_the_grace_period(worker):
     # One that ignores ctx.cancelled: the same answer at once; the response stays open while its
     # thread runs, new connections are refused, and the watchdog ends the worker (75) after the
     # grace period (1 s here).
-    c = UnixHTTPConnection(worker.socket)
-    c.request("POST", "/a2a/execute", body=json.dumps(execute_body("ignore", task="t-hung")),
-              headers={"Content-Type": "application/json"})
+    c = start_execute(worker.socket, "ignore", task="t-hung")
     r = c.getresponse()
     started = time.monotonic()
     line = json.loads(r.readline())
@@ -320,8 +323,7 @@ def test_a_fork_server_answers_ping_and_refuses_bad_requests(tmp_path):
                           headers={"Content-Type": "application/json"})
                 assert c.getresponse().status == 200
             for name in ("a", "b"):
-                c = UnixHTTPConnection(str(tmp_path / name / "w.sock"))
-                c.request("POST", "/a2a/execute", body=json.dumps(execute_body("hi")), headers={"Content-Type": "application/json"})
+                c = start_execute(str(tmp_path / name / "w.sock"), "hi")
                 lines = [json.loads(x) for x in c.getresponse().read().splitlines()]
                 assert f"{name}: hi" in json.dumps(lines)
             assert pids[0] != pids[1] and proc.pid not in pids
