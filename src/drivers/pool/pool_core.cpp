@@ -1,12 +1,11 @@
 #include "drivers/pool/pool_core.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <fstream>
 #include <system_error>
 
 
@@ -175,21 +174,25 @@ std::map<std::string, std::string> PoolCore::BaseEnv(const fs::path& home) const
   };
 }
 
-std::string LogTail(const fs::path& log, std::size_t lines) {
-  int fd = ::open(log.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    return {};
+std::string FileTail(const fs::path& file, std::size_t max) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return {};
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff from = size > static_cast<std::streamoff>(max) ? size - static_cast<std::streamoff>(max) : 0;
+  in.seekg(from);
+  std::string text(static_cast<std::size_t>(size - from), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (from > 0) {
+    auto nl = text.find('\n');
+    text = nl == std::string::npos ? std::string() : text.substr(nl + 1);
   }
-  constexpr off_t kWindow = 64 * 1024;
-  off_t start = std::max<off_t>(0, st.st_size - kWindow);
-  std::string data(static_cast<std::size_t>(st.st_size - start), '\0');
-  ssize_t n = ::pread(fd, data.data(), data.size(), start);
-  ::close(fd);
-  if (n <= 0) return {};
-  data.resize(static_cast<std::size_t>(n));
+  return text;
+}
+
+std::string LogTail(const fs::path& log, std::size_t lines) {
+  const std::string data = FileTail(log, 64 * 1024);
   std::vector<std::string_view> all;
   std::string_view view(data);
   while (!view.empty()) {
@@ -198,7 +201,6 @@ std::string LogTail(const fs::path& log, std::size_t lines) {
     if (nl == std::string_view::npos) break;
     view.remove_prefix(nl + 1);
   }
-  if (start > 0 && !all.empty()) all.erase(all.begin());  // cut mid-line by the window
   std::size_t first = all.size() > lines ? all.size() - lines : 0;
   std::string tail;
   for (std::size_t i = first; i < all.size(); ++i) {

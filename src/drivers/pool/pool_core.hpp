@@ -308,6 +308,8 @@ class PoolBuild final : public Build {
 
 /// The last `lines` lines of a log file (reads at most its last 64 KiB).
 std::string LogTail(const std::filesystem::path& log, std::size_t lines);
+/// The last `max` bytes of a file, from a line start when the cut falls inside a line.
+std::string FileTail(const std::filesystem::path& file, std::size_t max);
 
 /// What a generic worker depends on; workers of another fingerprint are not reused.
 std::string Fingerprint(const EnvironmentSpec& spec);

@@ -9,7 +9,6 @@
 #include <boost/json.hpp>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <system_error>
 #include <thread>
 
@@ -64,24 +63,6 @@ class PoolDeployment final : public Deployment {
   std::weak_ptr<PoolCore> core_;
   RevisionPtr revision_;
 };
-
-// The last `max` bytes of a file, from a line start when the cut falls inside a line.
-std::string FileTail(const std::filesystem::path& file, std::size_t max) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return {};
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  const std::streamoff from = size > static_cast<std::streamoff>(max) ? size - static_cast<std::streamoff>(max) : 0;
-  in.seekg(from);
-  std::string text(static_cast<std::size_t>(size - from), '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (from > 0) {
-    auto nl = text.find('\n');
-    text = nl == std::string::npos ? std::string() : text.substr(nl + 1);
-  }
-  return text;
-}
 
 class PoolExecutor final : public Executor {
  public:
