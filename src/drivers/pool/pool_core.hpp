@@ -205,6 +205,11 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   /// `dir` (also its HOME), logging to `log`, with the environment's env, limits and sandbox.
   sandbox::ProcessSpec WorkerProcessSpec(const EnvironmentSpec& spec, const std::filesystem::path& dir,
                                          const std::filesystem::path& log) const;
+  /// Polls `step` until it is done: true, or an error Status, ends the wait; false sleeps (from
+  /// `first`, doubling up to `cap`) and asks again. Past `deadline` answers `on_deadline()`; a
+  /// driver shutting down answers Unavailable. For waits on processes that start.
+  Status PollUntil(Clock::time_point deadline, std::chrono::microseconds first, std::chrono::microseconds cap,
+                   const std::function<Result<bool>()>& step, const std::function<Status()>& on_deadline);
   /// Spawns on the calling thread (which must be a driver thread) and registers the pid.
   Result<std::unique_ptr<TrackedProcess>> SpawnTracked(const sandbox::ProcessSpec& spec);
   /// Base environment for every child: PATH, LANG, HOME, TMPDIR, the work-dir marker.

@@ -12,7 +12,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <thread>
 
 #include "core/unique_fd.hpp"
 #include "drivers/pool/pool_core.hpp"
@@ -130,27 +129,24 @@ Result<ForkServerPtr> PoolCore::ForkServerFor(const EnvironmentSpec& spec) {
   TUNA_ASSIGN_OR_RETURN(server->process, SpawnTracked(process_spec));
 
   auto deadline = Clock::now() + options_.worker_start_timeout;
-  auto backoff = std::chrono::microseconds(500);
-  for (;;) {
-    if (stopping_) return Unavailable("pool driver is shutting down");
-    if (auto exit = (*server->process)->TryWait()) {
-      return FailedPrecondition("fork-server of environment " + spec.name + " exited while starting (" +
-                                exit->ToString() + ")" + WithLogTail(LogTail(server->log, 10)));
-    }
-    struct stat st;
-    if (::stat(server->socket.c_str(), &st) == 0) {
-      auto answer = Ask(server->socket, {{"op", "ping"}}, std::min(deadline, Clock::now() + milliseconds(2000)));
-      if (answer.ok() && answer->contains("ok")) break;
-    }
-    if (Clock::now() >= deadline) {
-      return DeadlineExceeded("fork-server of environment " + spec.name + " did not answer on " +
-                              server->socket.string() + " within " +
-                              std::to_string(options_.worker_start_timeout.count()) + " ms" +
-                              WithLogTail(LogTail(server->log, 10)));
-    }
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min<std::chrono::microseconds>(backoff * 2, std::chrono::microseconds(5000));
-  }
+  TUNA_RETURN_IF_ERROR(PollUntil(
+      deadline, std::chrono::microseconds(500), std::chrono::microseconds(5000),
+      [&]() -> Result<bool> {
+        if (auto exit = (*server->process)->TryWait()) {
+          return FailedPrecondition("fork-server of environment " + spec.name + " exited while starting (" +
+                                    exit->ToString() + ")" + WithLogTail(LogTail(server->log, 10)));
+        }
+        struct stat st;
+        if (::stat(server->socket.c_str(), &st) != 0) return false;
+        auto answer = Ask(server->socket, {{"op", "ping"}}, std::min(deadline, Clock::now() + milliseconds(2000)));
+        return answer.ok() && answer->contains("ok");
+      },
+      [&] {
+        return DeadlineExceeded("fork-server of environment " + spec.name + " did not answer on " +
+                                server->socket.string() + " within " +
+                                std::to_string(options_.worker_start_timeout.count()) + " ms" +
+                                WithLogTail(LogTail(server->log, 10)));
+      }));
   fork_servers_[spec.name] = server;  // a replaced one lives on while its workers do
   return server;
 }
@@ -183,39 +179,37 @@ Status PoolCore::ForkWorker(const EnvironmentSpec& spec, Worker& worker, Clock::
   server.forks++;
 
   // The child listens on its socket once it runs; the kernel gives its pid in our namespace.
-  auto backoff = std::chrono::microseconds(100);
-  for (;;) {
-    if (stopping_) return Unavailable("pool driver is shutting down");
-    if (fs::exists(worker.exit_file)) {
-      std::ifstream in(worker.exit_file);
-      std::string how;
-      std::getline(in, how);
-      return FailedPrecondition("worker of environment " + spec.name + " exited while starting (" + how + ")" +
+  return PollUntil(
+      deadline, std::chrono::microseconds(100), std::chrono::microseconds(2000),
+      [&]() -> Result<bool> {
+        if (fs::exists(worker.exit_file)) {
+          std::ifstream in(worker.exit_file);
+          std::string how;
+          std::getline(in, how);
+          return FailedPrecondition("worker of environment " + spec.name + " exited while starting (" + how + ")" +
+                                    WithLogTail(LogTail(worker.log, 10)));
+        }
+        if (auto exit = (*server.process)->TryWait()) {
+          return FailedPrecondition("fork-server of environment " + spec.name + " exited (" + exit->ToString() +
+                                    ") while forking a worker" + WithLogTail(LogTail(server.log, 10)));
+        }
+        pid_t pid = ListenerPid(worker.socket);
+        if (pid <= 0) return false;
+        if (InnermostPid(pid) != inner_pid) {
+          return Internal("the process listening on " + worker.socket.string() + " (pid " + std::to_string(pid) +
+                          ") is not the worker the fork-server started (pid " + std::to_string(inner_pid) +
+                          " in its namespace)");
+        }
+        TUNA_ASSIGN_OR_RETURN(sandbox::ProcessPtr process, sandbox::Process::Adopt(pid, worker.exit_file));
+        worker.process = std::make_unique<TrackedProcess>(std::move(process), registry_);
+        return true;
+      },
+      [&] {
+        return DeadlineExceeded("worker " + std::to_string(worker.id) + " forked for environment " + spec.name +
+                                " did not listen on its socket within " +
+                                std::to_string(options_.worker_start_timeout.count()) + " ms" +
                                 WithLogTail(LogTail(worker.log, 10)));
-    }
-    if (auto exit = (*server.process)->TryWait()) {
-      return FailedPrecondition("fork-server of environment " + spec.name + " exited (" + exit->ToString() +
-                                ") while forking a worker" + WithLogTail(LogTail(server.log, 10)));
-    }
-    if (pid_t pid = ListenerPid(worker.socket); pid > 0) {
-      if (InnermostPid(pid) != inner_pid) {
-        return Internal("the process listening on " + worker.socket.string() + " (pid " + std::to_string(pid) +
-                        ") is not the worker the fork-server started (pid " + std::to_string(inner_pid) +
-                        " in its namespace)");
-      }
-      TUNA_ASSIGN_OR_RETURN(sandbox::ProcessPtr process, sandbox::Process::Adopt(pid, worker.exit_file));
-      worker.process = std::make_unique<TrackedProcess>(std::move(process), registry_);
-      return Status::Ok();
-    }
-    if (Clock::now() >= deadline) {
-      return DeadlineExceeded("worker " + std::to_string(worker.id) + " forked for environment " + spec.name +
-                              " did not listen on its socket within " +
-                              std::to_string(options_.worker_start_timeout.count()) + " ms" +
-                              WithLogTail(LogTail(worker.log, 10)));
-    }
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min<std::chrono::microseconds>(backoff * 2, std::chrono::microseconds(2000));
-  }
+      });
 }
 
 pid_t PoolCore::ForkServerPid(const std::string& environment) {

@@ -289,6 +289,19 @@ void PoolCore::StartWarmTask(const std::string& environment, std::uint64_t gener
   Bury(graveyard);
 }
 
+Status PoolCore::PollUntil(Clock::time_point deadline, std::chrono::microseconds first, std::chrono::microseconds cap,
+                           const std::function<Result<bool>()>& step, const std::function<Status()>& on_deadline) {
+  auto backoff = first;
+  for (;;) {
+    if (stopping_) return Unavailable("pool driver is shutting down");
+    TUNA_ASSIGN_OR_RETURN(bool done, step());
+    if (done) return Status::Ok();
+    if (Clock::now() >= deadline) return on_deadline();
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, cap);
+  }
+}
+
 sandbox::ProcessSpec PoolCore::WorkerProcessSpec(const EnvironmentSpec& spec, const fs::path& dir,
                                                  const fs::path& log) const {
   sandbox::ProcessSpec process_spec;
@@ -346,29 +359,26 @@ Result<WorkerPtr> PoolCore::StartGenericWorker(const EnvironmentSpec& spec) {
   worker->client = std::make_unique<UnixHttpClient>(worker->socket);
 
   // Healthy = answers GET /_tuna/healthz on its socket. Poll with a short, growing backoff.
-  auto backoff = std::chrono::microseconds(200);
   InvokeRequest health;
   health.method = "GET";
   health.path = "/_tuna/healthz";
-  for (;;) {
-    if (stopping_) return Unavailable("pool driver is shutting down");
-    if (auto exit = (*worker->process)->TryWait()) {
-      return FailedPrecondition("worker of environment " + spec.name + " exited while starting (" + exit->ToString() +
-                                ")" + WithLogTail(LogTail(worker->log, 10)));
-    }
-    struct stat st;
-    if (::stat(worker->socket.c_str(), &st) == 0) {
-      auto result = worker->client->Call(health, std::min(deadline, Clock::now() + milliseconds(2000)));
-      if (result.status.ok() && result.response.status == 200) break;
-    }
-    if (Clock::now() >= deadline) {
-      return DeadlineExceeded("worker of environment " + spec.name + " did not answer /_tuna/healthz within " +
-                              std::to_string(options_.worker_start_timeout.count()) + " ms" +
-                              WithLogTail(LogTail(worker->log, 10)));
-    }
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min<std::chrono::microseconds>(backoff * 2, std::chrono::microseconds(2000));
-  }
+  TUNA_RETURN_IF_ERROR(PollUntil(
+      deadline, std::chrono::microseconds(200), std::chrono::microseconds(2000),
+      [&]() -> Result<bool> {
+        if (auto exit = (*worker->process)->TryWait()) {
+          return FailedPrecondition("worker of environment " + spec.name + " exited while starting (" +
+                                    exit->ToString() + ")" + WithLogTail(LogTail(worker->log, 10)));
+        }
+        struct stat st;
+        if (::stat(worker->socket.c_str(), &st) != 0) return false;
+        auto result = worker->client->Call(health, std::min(deadline, Clock::now() + milliseconds(2000)));
+        return result.status.ok() && result.response.status == 200;
+      },
+      [&] {
+        return DeadlineExceeded("worker of environment " + spec.name + " did not answer /_tuna/healthz within " +
+                                std::to_string(options_.worker_start_timeout.count()) + " ms" +
+                                WithLogTail(LogTail(worker->log, 10)));
+      }));
   worker->last_used = Clock::now();
   return worker;
 }
