@@ -358,22 +358,28 @@ class Server::Impl {
   std::string HistoryKey(std::string_view id) const { return prefix_ + "history/" + std::string(id); }
   std::string ContextPrefix(std::string_view ctx) const { return prefix_ + "context/" + std::string(ctx) + "/"; }
 
-  // Writes the task; with `index`, also its entry under the context (ListTasks by context). The
-  // index is written when the task is created and again when it ends (its TTL then runs from the
-  // same moment as the task's); the updates between need one write, not two.
-  Status PersistTask(const Task& task, bool index = true) {
-    json::value v = ToJson(task, Version::kV1_0, 0);
-    auto put = store_.Put(TaskKey(task.id), json::serialize(v), options_.task_ttl);
-    if (!put.ok()) return put.status();
-    if (!index) return Status::Ok();
-    auto idx = store_.Put(ContextPrefix(task.context_id) + task.id, "", options_.task_ttl);
-    return idx.ok() ? Status::Ok() : idx.status();
-  }
-
-  Status AppendHistory(const std::string& task_id, const Message& message) {
-    auto r = store_.Append(HistoryKey(task_id), json::serialize(ToJson(message, Version::kV1_0)), options_.max_history,
-                           options_.task_ttl);
-    return r.ok() ? Status::Ok() : r.status();
+  // Writes the task, with `index` its entry under the context (ListTasks by context), and
+  // `history` appended to its history, in one batch. The index is written with the task's first
+  // write and again when it ends (its TTL then runs from the same moment as the task's).
+  Status PersistTask(const Task& task, bool index, const std::vector<Message>& history = {}) {
+    using Op = session::SessionStore::WriteOp;
+    std::vector<Op> ops;
+    ops.reserve(2 + history.size());
+    ops.push_back({.kind = Op::Kind::kPut,
+                   .key = TaskKey(task.id),
+                   .value = json::serialize(ToJson(task, Version::kV1_0, 0)),
+                   .ttl = options_.task_ttl});
+    if (index) {
+      ops.push_back({.kind = Op::Kind::kPut, .key = ContextPrefix(task.context_id) + task.id, .value = "", .ttl = options_.task_ttl});
+    }
+    for (const Message& message : history) {
+      ops.push_back({.kind = Op::Kind::kAppend,
+                     .key = HistoryKey(task.id),
+                     .value = json::serialize(ToJson(message, Version::kV1_0)),
+                     .ttl = options_.task_ttl,
+                     .max_items = options_.max_history});
+    }
+    return store_.Write(ops);
   }
 
   Result<Task> LoadTask(std::string_view id, std::optional<std::size_t> history_length) {
@@ -445,28 +451,8 @@ class Server::Impl {
   Status FlushLocked(LiveTask& t) {
     if (!t.dirty) return Status::Ok();
     const bool ended = IsTerminal(t.task.status.state) || IsInterrupted(t.task.status.state);
-    // One batch (one SQLite transaction): the task, the context index entry (with the first
-    // write, and again at the end so its TTL runs with the task's) and the new history.
-    std::vector<session::SessionStore::WriteOp> ops;
-    ops.reserve(2 + t.pending_history.size());
-    ops.push_back({.kind = session::SessionStore::WriteOp::Kind::kPut,
-                   .key = TaskKey(t.task.id),
-                   .value = json::serialize(ToJson(t.task, Version::kV1_0, 0)),
-                   .ttl = options_.task_ttl});
-    if (!t.indexed || ended) {
-      ops.push_back({.kind = session::SessionStore::WriteOp::Kind::kPut,
-                     .key = ContextPrefix(t.task.context_id) + t.task.id,
-                     .value = "",
-                     .ttl = options_.task_ttl});
-    }
-    for (const Message& message : t.pending_history) {
-      ops.push_back({.kind = session::SessionStore::WriteOp::Kind::kAppend,
-                     .key = HistoryKey(t.task.id),
-                     .value = json::serialize(ToJson(message, Version::kV1_0)),
-                     .ttl = options_.task_ttl,
-                     .max_items = options_.max_history});
-    }
-    Status st = store_.Write(ops);
+    // One batch (one SQLite transaction).
+    Status st = PersistTask(t.task, /*index=*/!t.indexed || ended, t.pending_history);
     if (!st.ok()) {
       // Nothing is lost: the next change or the flusher tries the whole batch again.
       core::Logger()->warn("a2a task={} persist failed: {}", t.task.id, st.ToString());
@@ -999,7 +985,7 @@ json::value Server::Impl::Cancel(const json::value& id, const json::value& param
                        "task " + *task_id + " is " + std::string(TaskStateName(task->status.state, Version::kV0_3)) + " and cannot be canceled"));
     }
     task->status = TaskStatus{.state = TaskState::kCanceled, .message = std::nullopt, .timestamp = NowTimestamp()};
-    Status st = PersistTask(*task);
+    Status st = PersistTask(*task, /*index=*/true);
     if (!st.ok()) return jsonrpc::MakeErrorResponse(id, StatusError(st));
   }
   auto task = CurrentTask(*task_id, std::nullopt);
